@@ -1,0 +1,180 @@
+"""The exception family, error-body parsing and the one answer to "is this worth retrying?"."""
+
+from __future__ import annotations
+
+import json
+from email.utils import parsedate_to_datetime
+from time import time
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from airflow_provider_cfw.core.http import HttpResponse
+
+#: Error codes that mean "try again later" whatever the HTTP status (CFW answers 400 for most).
+RETRYABLE_ERROR_CODES = frozenset({"APIGW.0308", "CFW.00109004", "CFW.00200023"})
+RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
+JOB_NOT_FOUND_CODE = "CFW.00200005"
+#: Longest ``Retry-After`` we honour; a larger one is capped rather than stalling a task for hours.
+MAX_RETRY_AFTER_SECONDS = 60.0
+
+
+class CfwError(Exception):
+    """Base class of every error this provider raises."""
+
+    retryable: bool = False
+
+
+class CfwConfigError(CfwError, ValueError):
+    """Bad input (a connection field or an argument), found before any request was sent.
+
+    :param field: the connection field or argument at fault.
+    :param expected: what a valid value looks like.
+    """
+
+    def __init__(self, field: str, expected: str, *, got: str | None = None) -> None:
+        self.field = field
+        self.expected = expected
+        message = f"{field}: expected {expected}"
+        if got is not None:
+            message += f", got {got}"
+        super().__init__(message)
+
+
+class CfwConnectionError(CfwError):
+    """The request did not get a complete answer (refused, reset, timed out, cut off mid-body)."""
+
+    retryable = True
+
+
+class CfwApiError(CfwError):
+    """An error answer from CFW, IAM or the API gateway.
+
+    :param http_status: the HTTP status code.
+    :param error_code: Huawei's error code (``APIGW.0301``, ``CFW.00200005``...), if any.
+    :param error_msg: the service's message, if any.
+    :param request_id: the ``X-Request-Id`` to quote to Huawei support.
+    :param retry_after: seconds the server asked us to wait, if it said.
+    """
+
+    def __init__(
+        self,
+        http_status: int,
+        error_code: str | None = None,
+        error_msg: str | None = None,
+        *,
+        request_id: str | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        self.http_status = http_status
+        self.error_code = error_code
+        self.error_msg = error_msg
+        self.request_id = request_id
+        self.retry_after = retry_after
+        super().__init__(self._describe())
+
+    def _describe(self) -> str:
+        parts = [f"HTTP {self.http_status}"]
+        if self.error_code:
+            parts.append(self.error_code)
+        text = " ".join(parts)
+        if self.error_msg:
+            text += f": {self.error_msg}"
+        if self.request_id:
+            text += f" (request id {self.request_id})"
+        return text
+
+    @property
+    def retryable(self) -> bool:  # type: ignore[override]
+        if self.error_code in RETRYABLE_ERROR_CODES:
+            return True
+        if self.error_code == "APIGW.0201":
+            return self.http_status in (502, 504)
+        return self.http_status in RETRYABLE_STATUSES and not self.error_code_is_terminal
+
+    @property
+    def error_code_is_terminal(self) -> bool:
+        return self.error_code in ("APIGW.0301", "APIGW.0302", "APIGW.0101", JOB_NOT_FOUND_CODE)
+
+
+class CfwAuthError(CfwApiError):
+    """401/403: bad signature, unknown AK, wrong password, expired or revoked token, no permission.
+
+    Never retried with the same credentials: five AK/SK failures in a row lock the AK for 5 minutes.
+    """
+
+
+class CfwJobNotFound(CfwApiError):
+    """``CFW.00200005``: the job does not exist in this project (or is not visible yet)."""
+
+
+class CfwResponseError(CfwApiError):
+    """A 2xx answer whose body is not what the API documents (no JSON, no ``data``, no status)."""
+
+    retryable = True  # type: ignore[assignment]
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds from a ``Retry-After`` header (delta-seconds or an HTTP date), capped."""
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            seconds = parsedate_to_datetime(value).timestamp() - time()
+        except (TypeError, ValueError):
+            return None
+    return min(max(seconds, 0.0), MAX_RETRY_AFTER_SECONDS)
+
+
+def _json_object(body: bytes) -> dict[str, Any] | None:
+    try:
+        parsed = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return parsed if isinstance(parsed, dict) else None
+
+
+def error_from_response(response: HttpResponse) -> CfwApiError:
+    """Turn an error answer into the right exception.
+
+    Reads Huawei's ``{"error_code", "error_msg"}``, IAM's Keystone-style
+    ``{"error": {"code", "message"}}``, and non-JSON answers (a proxy's HTML page).
+    """
+    payload = _json_object(response.body)
+    code: str | None = None
+    message: str | None = None
+    request_id = response.request_id
+    if payload is not None:
+        nested = payload.get("error")
+        if isinstance(nested, dict):
+            code = _text(nested.get("code"))
+            message = _text(nested.get("message")) or _text(nested.get("title"))
+        else:
+            code = _text(payload.get("error_code"))
+            message = _text(payload.get("error_msg"))
+        request_id = request_id or _text(payload.get("request_id"))
+    else:
+        content_type = response.headers.get("content-type", "unknown content type")
+        message = f"non-JSON answer ({content_type.split(';')[0]})"
+    kwargs: dict[str, Any] = {
+        "request_id": request_id,
+        "retry_after": parse_retry_after(response.headers.get("retry-after")),
+    }
+    if code == JOB_NOT_FOUND_CODE:
+        return CfwJobNotFound(response.status, code, message, **kwargs)
+    if response.status in (401, 403):
+        return CfwAuthError(response.status, code, message, **kwargs)
+    return CfwApiError(response.status, code, message, **kwargs)
+
+
+def _text(value: object) -> str | None:
+    # Keystone sends numeric codes (401); Huawei sends strings.
+    if value is None or value == "":
+        return None
+    return str(value)[:512]
+
+
+def is_retryable(error: BaseException) -> bool:
+    """The single retry decision shared by the sync and async paths."""
+    return isinstance(error, CfwError) and error.retryable
