@@ -1,0 +1,104 @@
+"""Provider metadata for Airflow's providers manager. Import-cheap on purpose: no Airflow imports."""
+
+from __future__ import annotations
+
+from typing import Any
+
+PACKAGE_NAME = "airflow-provider-cfw"
+__version__ = "0.1.0"
+
+#: Shared by the hook's ``get_ui_field_behaviour`` (older Airflow) and ``conn-fields`` (Airflow 3.2+).
+UI_FIELD_BEHAVIOUR: dict[str, Any] = {
+    "hidden-fields": ["schema", "port", "host"],
+    "relabeling": {"login": "Access Key (AK) / IAM user name", "password": "Secret Key (SK) / password / token"},
+    "placeholders": {
+        "login": "AK, or the IAM user name when auth_type is 'password'",
+        "password": "SK, the IAM user's password, or an IAM token (auth_type 'token')",
+        "extra": '{"region": "cn-north-4", "auth_type": "aksk"}',
+    },
+}
+
+CONN_FIELDS: dict[str, Any] = {
+    "auth_type": {
+        "label": "Auth type",
+        "schema": {"type": "string", "enum": ["aksk", "password", "token"], "default": "aksk"},
+        "description": "aksk: sign with AK/SK; password: IAM user token; token: a ready IAM token",
+    },
+    "region": {"label": "Region", "schema": {"type": ["string", "null"]}, "description": "e.g. cn-north-4"},
+    "project_id": {
+        "label": "Project ID",
+        "schema": {"type": ["string", "null"]},
+        "description": "32 hex characters; discovered from the region when empty",
+    },
+    "domain_name": {
+        "label": "Account (domain) name",
+        "schema": {"type": ["string", "null"]},
+        "description": "password auth only",
+    },
+    "security_token": {
+        "label": "Security token",
+        "schema": {"type": ["string", "null"], "format": "password"},
+        "description": "for temporary AK/SK",
+    },
+    "endpoint": {
+        "label": "CFW endpoint",
+        "schema": {"type": ["string", "null"]},
+        "description": "overrides https://cfw.{region}.myhuaweicloud.com",
+    },
+    "iam_endpoint": {
+        "label": "IAM endpoint",
+        "schema": {"type": ["string", "null"]},
+        "description": "overrides https://iam.{region}.myhuaweicloud.com",
+    },
+    "verify": {
+        "label": "TLS verification",
+        "schema": {"type": ["string", "boolean", "null"]},
+        "description": "true, false, or a CA bundle path",
+    },
+    "proxy": {"label": "HTTPS proxy", "schema": {"type": ["string", "null"]}},
+    "timeout": {"label": "Timeout (s)", "schema": {"type": ["number", "null"]}},
+    "max_retries": {"label": "Max retries", "schema": {"type": ["integer", "null"], "minimum": 0}},
+}
+
+
+def get_provider_info() -> dict[str, Any]:
+    return {
+        "package-name": PACKAGE_NAME,
+        "name": "Huawei Cloud Firewall (CFW)",
+        "description": "Wait for Huawei Cloud Firewall (CFW) asynchronous jobs.",
+        "versions": [__version__],
+        "integrations": [
+            {
+                "integration-name": "Huawei Cloud Firewall (CFW)",
+                "external-doc-url": "https://support.huaweicloud.com/intl/en-us/api-cfw/ListJob.html",
+                "tags": ["service"],
+            }
+        ],
+        "hooks": [
+            {
+                "integration-name": "Huawei Cloud Firewall (CFW)",
+                "python-modules": ["airflow_provider_cfw.hooks.cfw"],
+            }
+        ],
+        "sensors": [
+            {
+                "integration-name": "Huawei Cloud Firewall (CFW)",
+                "python-modules": ["airflow_provider_cfw.sensors.cfw"],
+            }
+        ],
+        "triggers": [
+            {
+                "integration-name": "Huawei Cloud Firewall (CFW)",
+                "python-modules": ["airflow_provider_cfw.triggers.cfw"],
+            }
+        ],
+        "connection-types": [
+            {
+                "hook-class-name": "airflow_provider_cfw.hooks.cfw.CfwHook",
+                "hook-name": "Huawei Cloud Firewall (CFW)",
+                "connection-type": "huaweicloud_cfw",
+                "ui-field-behaviour": UI_FIELD_BEHAVIOUR,
+                "conn-fields": CONN_FIELDS,
+            }
+        ],
+    }
