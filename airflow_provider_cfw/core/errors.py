@@ -110,7 +110,7 @@ class CfwJobNotFound(CfwApiError):
 class CfwResponseError(CfwApiError):
     """A 2xx answer whose body is not what the API documents (no JSON, no ``data``, no status)."""
 
-    retryable = True  # type: ignore[assignment]
+    retryable = True
 
 
 def parse_retry_after(value: str | None) -> float | None:

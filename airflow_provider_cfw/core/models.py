@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 import pendulum
@@ -16,7 +16,7 @@ _NUMERIC = re.compile(r"^-?\d+(\.\d+)?$")
 _BASIC_OFFSET = re.compile(r"([+-])(\d{2})(\d{2})$")
 
 
-class CfwJobStatus(str, Enum):
+class CfwJobStatus(StrEnum):
     """A CFW job's status. A value the API adds later is kept (``is_known`` is False), not refused."""
 
     RUNNING = "Running"

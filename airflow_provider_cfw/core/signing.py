@@ -135,7 +135,9 @@ def sign_request(
     signed = request.with_headers(extra)
     names = signable_header_names(signed)
     signature = compute_signature(credentials.sk, string_to_sign(canonical_request(signed, names), sdk_date))
-    authorization = f"{ALGORITHM} Access={credentials.ak}, SignedHeaders={';'.join(names)}, Signature={signature}"
+    authorization = (
+        f"{ALGORITHM} Access={credentials.ak}, SignedHeaders={';'.join(names)}, Signature={signature}"
+    )
     return signed.with_headers({"Authorization": authorization})
 
 

@@ -1,0 +1,275 @@
+"""The CFW client: authentication, project discovery, retries and the job call, sync and async.
+
+Both paths run the same steps built from the same pure pieces (request builders and parsers in
+:mod:`~airflow_provider_cfw.core.api`, the signer, the retry policy, the caches); only the transport
+and the kind of lock differ.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+import aiohttp
+from tenacity import AsyncRetrying, Retrying
+
+from airflow_provider_cfw.core import api
+from airflow_provider_cfw.core.errors import CfwAuthError
+from airflow_provider_cfw.core.http import HttpRequest, HttpResponse
+from airflow_provider_cfw.core.iam import PROJECTS, TOKENS, ProjectKey, TokenCache, TokenIdentity
+from airflow_provider_cfw.core.models import CfwJob
+from airflow_provider_cfw.core.retry import retry_arguments
+from airflow_provider_cfw.core.settings import AuthType, CfwSettings
+from airflow_provider_cfw.core.signing import sign_request
+from airflow_provider_cfw.core.transport import SESSIONS, AsyncTransport, SyncTransport
+from airflow_provider_cfw.core.validation import validate_job_id, validate_project_id
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+def _no_mask(secret: str) -> None:
+    return None
+
+
+async def _no_amask(secret: str) -> None:
+    return None
+
+
+@dataclass(frozen=True)
+class _Call(Generic[T]):
+    """One logical call: how to build its request, how to read the answer, and how to authenticate it."""
+
+    build: Callable[[], HttpRequest]
+    parse: Callable[[HttpResponse], T]
+    project_id: str | None
+    auth: bool
+
+
+class CfwClient:
+    """Talks to CFW and IAM for one set of :class:`CfwSettings`.
+
+    :param settings: validated connection settings.
+    :param mask: registers a derived secret (an IAM token) with the log masker, synchronously.
+    :param amask: the same, for the event loop.
+    :param tokens: the IAM token cache (process-wide by default).
+    :param projects: discovered project ids (process-wide by default).
+    """
+
+    def __init__(
+        self,
+        settings: CfwSettings,
+        *,
+        mask: Callable[[str], None] = _no_mask,
+        amask: Callable[[str], Awaitable[None]] = _no_amask,
+        tokens: TokenCache = TOKENS,
+        projects: dict[ProjectKey, str] = PROJECTS,
+    ) -> None:
+        self.settings = settings
+        self._mask = mask
+        self._amask = amask
+        self._tokens = tokens
+        self._projects = projects
+        self._retry = retry_arguments(settings.max_retries, settings.retry_backoff)
+        self._sync: SyncTransport | None = None
+        self.transport = AsyncTransport(settings)
+
+    # ---- shared, pure ---------------------------------------------------------------------------
+
+    def _project_key(self) -> ProjectKey:
+        who = self.settings.aksk.ak if self.settings.aksk else (self.settings.user_name or "")
+        return (self.settings.iam_endpoint, who, self.settings.region or "")
+
+    def _known_project(self, project_id: str | None) -> str | None:
+        if project_id is not None:
+            return validate_project_id(project_id)
+        return self.settings.project_id or self._projects.get(self._project_key())
+
+    def _token_identity(self, project_id: str | None) -> TokenIdentity:
+        s = self.settings
+        default_project = s.project_id or self._projects.get(self._project_key())
+        if project_id is None or (project_id == default_project and s.project_id is None and s.region):
+            # The region-scoped token that discovered the project serves its calls too.
+            scope = ("name", s.region or "")
+        else:
+            scope = ("id", project_id)
+        return TokenIdentity.of(
+            s.iam_endpoint, s.domain_name or "", s.user_name or "", s.password or "", scope
+        )
+
+    def _token_call(self, identity: TokenIdentity) -> _Call[api.IamToken]:
+        kind, value = identity.scope
+        s = self.settings
+        return _Call(
+            lambda: api.token_request(
+                s.iam_endpoint,
+                domain_name=s.domain_name or "",
+                user_name=s.user_name or "",
+                password=s.password or "",
+                project_id=value if kind == "id" else None,
+                project_name=value if kind == "name" else None,
+            ),
+            api.parse_token_response,
+            project_id=None,
+            auth=False,
+        )
+
+    def _job_call(self, job_id: str, project_id: str) -> _Call[CfwJob]:
+        return _Call(
+            lambda: api.job_request(self.settings.endpoint, project_id, job_id),
+            api.parse_job_response,
+            project_id=project_id,
+            auth=True,
+        )
+
+    def _projects_call(self) -> _Call[str]:
+        region = self.settings.region or ""
+        return _Call(
+            lambda: api.projects_request(self.settings.iam_endpoint, region),
+            lambda response: api.parse_projects_response(response, region),
+            project_id=None,
+            auth=True,
+        )
+
+    def _authorize(self, request: HttpRequest, project_id: str | None, token: str | None) -> HttpRequest:
+        if self.settings.aksk is not None:
+            return sign_request(request, self.settings.aksk, project_id=project_id)
+        return request.with_headers({"X-Auth-Token": token or ""})
+
+    def _remember_project(self, token: api.IamToken, identity: TokenIdentity) -> None:
+        if identity.scope[0] == "name" and token.project_id:
+            self._projects.setdefault(self._project_key(), token.project_id)
+
+    @property
+    def _uses_iam_password(self) -> bool:
+        return self.settings.auth_type is AuthType.PASSWORD
+
+    # ---- sync -------------------------------------------------------------------------------------
+
+    @property
+    def sync_transport(self) -> SyncTransport:
+        if self._sync is None:
+            self._sync = SyncTransport(self.settings)
+        return self._sync
+
+    def get_job(self, job_id: str, project_id: str | None = None) -> CfwJob:
+        job_id = validate_job_id(job_id)
+        project = self._known_project(project_id) or self.project_id()
+        return self._run(self._job_call(job_id, project))
+
+    def project_id(self) -> str:
+        known = self._known_project(None)
+        if known is not None:
+            return known
+        if self._uses_iam_password:
+            identity = self._token_identity(None)
+            self._token(identity)
+            return self._projects[self._project_key()]
+        project = self._run(self._projects_call())
+        return self._projects.setdefault(self._project_key(), project)
+
+    def _token(self, identity: TokenIdentity) -> str:
+        cached = self._tokens.get(identity)
+        if cached is not None:
+            return cached.value
+        with self._tokens.thread_lock(identity):
+            cached = self._tokens.get(identity)
+            if cached is None:
+                cached = self._run(self._token_call(identity))
+                self._mask(cached.value)
+                self._tokens.put(identity, cached)
+                self._remember_project(cached, identity)
+            return cached.value
+
+    def _run(self, call: _Call[T]) -> T:
+        for attempt in Retrying(**self._retry):
+            with attempt:
+                return self._once(call)
+        raise AssertionError("unreachable: tenacity re-raises the last error")
+
+    def _once(self, call: _Call[T]) -> T:
+        if not (call.auth and self._uses_iam_password):
+            token = self.settings.token if call.auth else None
+            return call.parse(self.sync_transport.send(self._authorize_or_plain(call, token)))
+        identity = self._token_identity(call.project_id)
+        token = self._token(identity)
+        try:
+            return call.parse(self.sync_transport.send(self._authorize(call.build(), call.project_id, token)))
+        except CfwAuthError as err:
+            if err.http_status != 401:
+                raise
+            # A token can be revoked before it expires: fetch a new one once, try once more.
+            self._tokens.invalidate(identity, token)
+            token = self._token(identity)
+            return call.parse(self.sync_transport.send(self._authorize(call.build(), call.project_id, token)))
+
+    def _authorize_or_plain(self, call: _Call[T], token: str | None) -> HttpRequest:
+        return self._authorize(call.build(), call.project_id, token) if call.auth else call.build()
+
+    def close(self) -> None:
+        if self._sync is not None:
+            self._sync.close()
+            self._sync = None
+
+    # ---- async ------------------------------------------------------------------------------------
+
+    @staticmethod
+    def shared_session() -> AbstractAsyncContextManager[aiohttp.ClientSession]:
+        """A lease on the running loop's shared HTTP pool: it stays open while any lease is held."""
+        return SESSIONS.lease()
+
+    async def aget_job(self, job_id: str, project_id: str | None = None) -> CfwJob:
+        job_id = validate_job_id(job_id)
+        project = self._known_project(project_id) or await self.aproject_id()
+        return await self._arun(self._job_call(job_id, project))
+
+    async def aproject_id(self) -> str:
+        known = self._known_project(None)
+        if known is not None:
+            return known
+        if self._uses_iam_password:
+            await self._atoken(self._token_identity(None))
+            return self._projects[self._project_key()]
+        project = await self._arun(self._projects_call())
+        return self._projects.setdefault(self._project_key(), project)
+
+    async def _atoken(self, identity: TokenIdentity) -> str:
+        cached = self._tokens.get(identity)
+        if cached is not None:
+            return cached.value
+        async with self._tokens.loop_lock(identity):
+            cached = self._tokens.get(identity)
+            if cached is None:
+                cached = await self._arun(self._token_call(identity))
+                await self._amask(cached.value)
+                self._tokens.put(identity, cached)
+                self._remember_project(cached, identity)
+            return cached.value
+
+    async def _arun(self, call: _Call[T]) -> T:
+        async for attempt in AsyncRetrying(**self._retry):
+            with attempt:
+                return await self._aonce(call)
+        raise AssertionError("unreachable: tenacity re-raises the last error")
+
+    async def _aonce(self, call: _Call[T]) -> T:
+        if not (call.auth and self._uses_iam_password):
+            token = self.settings.token if call.auth else None
+            return call.parse(await self.transport.send(self._authorize_or_plain(call, token)))
+        identity = self._token_identity(call.project_id)
+        token = await self._atoken(identity)
+        try:
+            return call.parse(
+                await self.transport.send(self._authorize(call.build(), call.project_id, token))
+            )
+        except CfwAuthError as err:
+            if err.http_status != 401:
+                raise
+            self._tokens.invalidate(identity, token)
+            token = await self._atoken(identity)
+            return call.parse(
+                await self.transport.send(self._authorize(call.build(), call.project_id, token))
+            )

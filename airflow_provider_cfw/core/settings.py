@@ -1,0 +1,244 @@
+"""A connection's fields, validated once into an immutable :class:`CfwSettings`.
+
+Everything after this trusts the settings. Every error names the connection field at fault.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from airflow_provider_cfw.core import endpoints
+from airflow_provider_cfw.core.errors import CfwConfigError
+from airflow_provider_cfw.core.signing import AkSkCredentials
+from airflow_provider_cfw.core.validation import validate_endpoint, validate_project_id, validate_region
+
+#: The official SDK's defaults: connect 60 s, read 120 s.
+DEFAULT_TIMEOUT = (60.0, 120.0)
+DEFAULT_MAX_RETRIES = 3
+DEFAULT_RETRY_BACKOFF = 1.0
+_MAX_RETRIES_LIMIT = 20
+
+
+class AuthType(StrEnum):
+    AKSK = "aksk"
+    PASSWORD = "password"  # noqa: S105 - an auth mode's name
+    TOKEN = "token"  # noqa: S105 - an auth mode's name
+
+
+@dataclass(frozen=True)
+class CfwSettings:
+    """Validated, immutable connection settings. Secrets never appear in the repr.
+
+    :param conn_id: the Airflow connection id they came from.
+    :param auth_type: how requests are authenticated.
+    :param endpoint: CFW base URL, without a trailing slash.
+    :param iam_endpoint: IAM base URL, without a trailing slash.
+    :param region: the region, if known.
+    :param project_id: the project id, if known (else discovered).
+    :param aksk: AK/SK (and security token) for ``aksk``.
+    :param user_name: IAM user for ``password``.
+    :param domain_name: IAM account (domain) for ``password``.
+    :param password: the IAM user's password.
+    :param token: a ready IAM token for ``token``.
+    :param verify: TLS verification: True, False or a CA bundle path.
+    :param proxy: an https proxy URL (else the standard proxy environment variables apply).
+    :param timeout: (connect, read) seconds.
+    :param max_retries: retries after the first try for transient failures.
+    :param retry_backoff: the first retry's base wait in seconds (doubles each time, with jitter).
+    """
+
+    conn_id: str
+    auth_type: AuthType
+    endpoint: str
+    iam_endpoint: str
+    region: str | None = None
+    project_id: str | None = None
+    aksk: AkSkCredentials | None = None
+    user_name: str | None = None
+    domain_name: str | None = None
+    password: str | None = field(default=None, repr=False)
+    token: str | None = field(default=None, repr=False)
+    verify: bool | str = True
+    proxy: str | None = None
+    timeout: tuple[float, float] = DEFAULT_TIMEOUT
+    max_retries: int = DEFAULT_MAX_RETRIES
+    retry_backoff: float = DEFAULT_RETRY_BACKOFF
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """Every secret these settings hold, for masking and for leak checks."""
+        values = [self.password, self.token]
+        if self.aksk is not None:
+            values += [self.aksk.sk, self.aksk.security_token]
+        return tuple(v for v in values if v)
+
+    @classmethod
+    def from_connection(
+        cls,
+        conn_id: str,
+        *,
+        login: str | None,
+        password: str | None,
+        extra: Mapping[str, Any],
+        region: str | None = None,
+        project_id: str | None = None,
+        timeout: float | None = None,
+        max_retries: int | None = None,
+    ) -> CfwSettings:
+        """Validate a connection's fields; hook arguments (keyword-only) take precedence over extras."""
+        fields = _Fields(conn_id, extra)
+        auth_type = fields.auth_type()
+        region = validate_region(region, "region") if region else fields.region()
+        project_id = validate_project_id(project_id, "project_id") if project_id else fields.project_id()
+        endpoint = fields.endpoint("endpoint")
+        if endpoint is None:
+            if region is None:
+                raise fields.error("region", "a region such as 'cn-north-4' (or an 'endpoint' extra)")
+            endpoint = endpoints.cfw_endpoint(region)
+        iam = fields.endpoint("iam_endpoint") or endpoints.iam_endpoint(region)
+        common: dict[str, Any] = {
+            "conn_id": conn_id,
+            "auth_type": auth_type,
+            "endpoint": endpoint,
+            "iam_endpoint": iam,
+            "region": region,
+            "project_id": project_id,
+            "verify": fields.verify(),
+            "proxy": fields.endpoint("proxy"),
+            "timeout": _timeout(fields, timeout),
+            "max_retries": _max_retries(fields, max_retries),
+            "retry_backoff": fields.number("retry_backoff", DEFAULT_RETRY_BACKOFF, minimum=0.0),
+        }
+        if auth_type is AuthType.AKSK:
+            ak = fields.required_text(login, "login", "the Access Key (AK)")
+            sk = fields.required_text(password, "password", "the Secret Key (SK)")
+            token = fields.optional_text("security_token")
+            return cls(**common, aksk=AkSkCredentials(ak, sk, token))
+        if auth_type is AuthType.PASSWORD:
+            if region is None and project_id is None:
+                raise fields.error("region", "a region or a project_id to scope the IAM token to")
+            return cls(
+                **common,
+                user_name=fields.required_text(login, "login", "the IAM user name"),
+                domain_name=fields.required_text(
+                    extra.get("domain_name"), "extra.domain_name", "the account name"
+                ),
+                password=fields.required_text(password, "password", "the IAM user's password"),
+            )
+        if project_id is None:
+            raise fields.error("extra.project_id", "a project id (auth_type 'token' cannot discover it)")
+        return cls(**common, token=fields.required_text(password, "password", "an IAM token"))
+
+
+class _Fields:
+    """Reads one connection's extras, raising errors that name the connection and the field."""
+
+    def __init__(self, conn_id: str, extra: Mapping[str, Any]) -> None:
+        self.conn_id = conn_id
+        self.extra = extra
+
+    def error(self, name: str, expected: str, got: object = None, *, secret: bool = False) -> CfwConfigError:
+        shown = None if got is None else ("<hidden>" if secret else repr(got)[:80])
+        return CfwConfigError(f"connection {self.conn_id!r} {name}", expected, got=shown)
+
+    def auth_type(self) -> AuthType:
+        raw = self.extra.get("auth_type") or AuthType.AKSK.value
+        try:
+            return AuthType(str(raw).strip().lower())
+        except ValueError:
+            raise self.error("extra.auth_type", "one of 'aksk', 'password', 'token'", raw) from None
+
+    def region(self) -> str | None:
+        raw = self.extra.get("region")
+        if raw in (None, ""):
+            return None
+        try:
+            return validate_region(raw)
+        except CfwConfigError as err:
+            raise self.error("extra.region", err.expected, raw) from None
+
+    def project_id(self) -> str | None:
+        raw = self.extra.get("project_id")
+        if raw in (None, ""):
+            return None
+        try:
+            return validate_project_id(raw)
+        except CfwConfigError as err:
+            raise self.error("extra.project_id", err.expected, raw) from None
+
+    def endpoint(self, name: str) -> str | None:
+        raw = self.extra.get(name)
+        if raw in (None, ""):
+            return None
+        try:
+            return validate_endpoint(raw, name)
+        except CfwConfigError as err:
+            raise CfwConfigError(f"connection {self.conn_id!r} extra.{name}", err.expected) from None
+
+    def verify(self) -> bool | str:
+        raw = self.extra.get("verify", True)
+        if isinstance(raw, bool):
+            return raw
+        text = str(raw).strip()
+        if text.lower() in ("true", "1", "yes", ""):
+            return True
+        if text.lower() in ("false", "0", "no"):
+            return False
+        # The file itself is read when the TLS context is built (off the event loop), not here.
+        return text
+
+    def number(self, name: str, default: float, *, minimum: float, above: bool = False) -> float:
+        raw = self.extra.get(name)
+        if raw in (None, ""):
+            return default
+        try:
+            value = float(raw)
+        except (TypeError, ValueError):
+            value = float("nan")
+        if not (value > minimum if above else value >= minimum):
+            bound = f"greater than {minimum}" if above else f"at least {minimum}"
+            raise self.error(f"extra.{name}", f"a number {bound}", raw)
+        return value
+
+    def optional_text(self, name: str) -> str | None:
+        raw = self.extra.get(name)
+        if raw in (None, ""):
+            return None
+        if not isinstance(raw, str):
+            raise self.error(f"extra.{name}", "a string")
+        return raw
+
+    def required_text(self, raw: object, name: str, expected: str) -> str:
+        if not isinstance(raw, str) or not raw.strip():
+            raise self.error(name, expected + " (it is empty)")
+        if any(ord(c) < 32 for c in raw):
+            raise self.error(name, expected + " without control characters")
+        return raw
+
+
+def _timeout(fields: _Fields, override: float | None) -> tuple[float, float]:
+    if override is not None:
+        if not isinstance(override, int | float) or isinstance(override, bool) or override <= 0:
+            raise CfwConfigError("timeout", "a number of seconds greater than 0", got=repr(override))
+        return (float(override), float(override))
+    if fields.extra.get("timeout") in (None, ""):
+        return DEFAULT_TIMEOUT
+    seconds = fields.number("timeout", 0.0, minimum=0.0, above=True)
+    return (seconds, seconds)
+
+
+def _max_retries(fields: _Fields, override: int | None) -> int:
+    raw: object = override if override is not None else fields.extra.get("max_retries")
+    name = "max_retries" if override is not None else f"connection {fields.conn_id!r} extra.max_retries"
+    if raw in (None, ""):
+        return DEFAULT_MAX_RETRIES
+    try:
+        value = int(str(raw))
+    except ValueError:
+        value = -1
+    if isinstance(raw, bool) or not 0 <= value <= _MAX_RETRIES_LIMIT:
+        raise CfwConfigError(name, f"a whole number from 0 to {_MAX_RETRIES_LIMIT}", got=repr(raw))
+    return value

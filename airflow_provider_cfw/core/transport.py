@@ -1,0 +1,161 @@
+"""The only part that differs between the sync and async paths: putting bytes on the wire.
+
+Sync: one ``requests.Session`` per client. Async: one ``aiohttp.ClientSession`` per event loop,
+shared by every client on that loop (a triggerer runs many waits on one loop, and they should share
+one connection pool), kept open while anyone holds a lease on it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+import weakref
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import TYPE_CHECKING
+
+import aiohttp
+import requests
+from requests.adapters import HTTPAdapter
+from yarl import URL
+
+from airflow_provider_cfw.core.errors import CfwConfigError, CfwConnectionError
+from airflow_provider_cfw.core.http import HttpRequest, HttpResponse
+
+if TYPE_CHECKING:
+    from airflow_provider_cfw.core.settings import CfwSettings
+
+#: Connections one event loop keeps to CFW and IAM, whatever the number of waits on it.
+DEFAULT_POOL_SIZE = 100
+#: The official SDK's pool size for its sync client.
+SYNC_POOL_SIZE = 10
+
+
+def _connection_error(request: HttpRequest, error: BaseException) -> CfwConnectionError:
+    # Only the method, URL and error class: an exception's own text can quote request headers.
+    return CfwConnectionError(f"{request.method} {request.url} failed: {type(error).__name__}")
+
+
+class SyncTransport:
+    """Sends requests with ``requests``; no redirects, finite timeouts, the connection's TLS and proxy.
+
+    :param settings: the connection's settings.
+    """
+
+    def __init__(self, settings: CfwSettings) -> None:
+        self._settings = settings
+        self._session = requests.Session()
+        adapter = HTTPAdapter(pool_connections=SYNC_POOL_SIZE, pool_maxsize=SYNC_POOL_SIZE, max_retries=0)
+        self._session.mount("https://", adapter)
+        self._session.mount("http://", adapter)
+        if settings.proxy:
+            self._session.proxies = {"https": settings.proxy, "http": settings.proxy}
+
+    def send(self, request: HttpRequest) -> HttpResponse:
+        try:
+            response = self._session.request(
+                request.method,
+                request.url,
+                headers=dict(request.headers),
+                data=request.body or None,
+                timeout=self._settings.timeout,
+                verify=self._settings.verify,
+                allow_redirects=False,
+            )
+            body = response.content
+        except (requests.RequestException, OSError) as err:
+            if isinstance(err, OSError) and isinstance(self._settings.verify, str):
+                raise CfwConfigError("extra.verify", "the path of a readable CA bundle") from None
+            raise _connection_error(request, err) from None
+        return HttpResponse(response.status_code, dict(response.headers), body)
+
+    def close(self) -> None:
+        self._session.close()
+
+
+@lru_cache(maxsize=16)
+def _ssl_context(cafile: str) -> ssl.SSLContext:
+    try:
+        return ssl.create_default_context(cafile=cafile)
+    except (OSError, ssl.SSLError):
+        raise CfwConfigError("extra.verify", "the path of a readable CA bundle", got=repr(cafile)) from None
+
+
+@dataclass
+class _Lease:
+    session: aiohttp.ClientSession
+    holders: int = 0
+
+
+class SessionRegistry:
+    """One shared ``aiohttp.ClientSession`` per event loop, refcounted by leases."""
+
+    def __init__(self, pool_size: int = DEFAULT_POOL_SIZE) -> None:
+        self.pool_size = pool_size
+        self._leases: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Lease] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    @asynccontextmanager
+    async def lease(self) -> AsyncIterator[aiohttp.ClientSession]:
+        loop = asyncio.get_running_loop()
+        entry = self._leases.get(loop)
+        if entry is None or entry.session.closed:
+            connector = aiohttp.TCPConnector(limit=self.pool_size, limit_per_host=0, keepalive_timeout=60)
+            # trust_env: the standard proxy variables apply, as with requests.
+            entry = _Lease(aiohttp.ClientSession(connector=connector, trust_env=True, auto_decompress=True))
+            self._leases[loop] = entry
+        entry.holders += 1
+        try:
+            yield entry.session
+        finally:
+            entry.holders -= 1
+            if entry.holders == 0 and self._leases.get(loop) is entry:
+                del self._leases[loop]
+                await entry.session.close()
+
+
+#: Process-wide: every async client on a loop draws on the same pool.
+SESSIONS = SessionRegistry()
+
+
+class AsyncTransport:
+    """Sends requests with aiohttp on the loop's shared session.
+
+    :param settings: the connection's settings.
+    :param registry: where the loop's shared session comes from.
+    """
+
+    def __init__(self, settings: CfwSettings, registry: SessionRegistry = SESSIONS) -> None:
+        self._settings = settings
+        self._registry = registry
+        connect, read = settings.timeout
+        self._timeout = aiohttp.ClientTimeout(sock_connect=connect, sock_read=read, total=connect + read)
+
+    async def _ssl(self) -> ssl.SSLContext | bool:
+        verify = self._settings.verify
+        if isinstance(verify, bool):
+            return verify
+        # Reading a CA bundle is file I/O: keep it off the event loop (once per path, then cached).
+        return await asyncio.to_thread(_ssl_context, verify)
+
+    async def send(self, request: HttpRequest) -> HttpResponse:
+        ssl_option = await self._ssl()
+        async with self._registry.lease() as session:
+            try:
+                async with session.request(
+                    request.method,
+                    URL(request.url, encoded=True),
+                    headers=dict(request.headers),
+                    data=request.body or None,
+                    timeout=self._timeout,
+                    ssl=ssl_option,
+                    proxy=self._settings.proxy,
+                    allow_redirects=False,
+                ) as response:
+                    body = await response.read()
+                    return HttpResponse(response.status, dict(response.headers), body)
+            except (aiohttp.ClientError, TimeoutError, OSError) as err:
+                raise _connection_error(request, err) from None
