@@ -1,0 +1,65 @@
+"""Apache Airflow provider for Huawei Cloud Firewall (CFW) asynchronous jobs.
+
+The public names are importable from here; they load lazily so that importing the package (as
+Airflow's providers manager does) stays cheap.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from airflow_provider_cfw.get_provider_info import __version__
+
+if TYPE_CHECKING:
+    from airflow_provider_cfw.core.errors import (
+        CfwApiError,
+        CfwAuthError,
+        CfwConfigError,
+        CfwConnectionError,
+        CfwError,
+        CfwJobNotFound,
+        CfwResponseError,
+    )
+    from airflow_provider_cfw.core.models import CfwJob, CfwJobStatus
+    from airflow_provider_cfw.hooks.cfw import CfwHook
+    from airflow_provider_cfw.sensors.cfw import CfwJobSensor
+    from airflow_provider_cfw.triggers.cfw import CfwJobTrigger
+
+_EXPORTS = {
+    "CfwHook": "airflow_provider_cfw.hooks.cfw",
+    "CfwJobSensor": "airflow_provider_cfw.sensors.cfw",
+    "CfwJobTrigger": "airflow_provider_cfw.triggers.cfw",
+    "CfwJob": "airflow_provider_cfw.core.models",
+    "CfwJobStatus": "airflow_provider_cfw.core.models",
+    "CfwError": "airflow_provider_cfw.core.errors",
+    "CfwConfigError": "airflow_provider_cfw.core.errors",
+    "CfwConnectionError": "airflow_provider_cfw.core.errors",
+    "CfwApiError": "airflow_provider_cfw.core.errors",
+    "CfwAuthError": "airflow_provider_cfw.core.errors",
+    "CfwJobNotFound": "airflow_provider_cfw.core.errors",
+    "CfwResponseError": "airflow_provider_cfw.core.errors",
+}
+
+__all__ = [
+    "CfwApiError",
+    "CfwAuthError",
+    "CfwConfigError",
+    "CfwConnectionError",
+    "CfwError",
+    "CfwHook",
+    "CfwJob",
+    "CfwJobNotFound",
+    "CfwJobSensor",
+    "CfwJobStatus",
+    "CfwJobTrigger",
+    "CfwResponseError",
+    "__version__",
+]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)
