@@ -1,0 +1,3 @@
+"""Sensors for Huawei Cloud Firewall (CFW) jobs."""
+
+from __future__ import annotations

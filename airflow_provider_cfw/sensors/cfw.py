@@ -1,0 +1,173 @@
+"""Wait for a CFW asynchronous job: poke on a worker, or defer to :class:`CfwJobTrigger`."""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from airflow.providers.common.compat.sdk import (
+    AirflowException,
+    AirflowFailException,
+    AirflowSkipException,
+    BaseSensorOperator,
+    PokeReturnValue,
+    conf,
+)
+
+from airflow_provider_cfw.core.errors import JOB_NOT_FOUND_CODE, CfwError, CfwJobNotFound
+from airflow_provider_cfw.core.models import CfwJob, CfwJobStatus
+from airflow_provider_cfw.hooks.cfw import CfwHook
+from airflow_provider_cfw.triggers.cfw import CfwJobTrigger
+
+if TYPE_CHECKING:
+    from airflow.providers.common.compat.sdk import Context
+
+TRIGGER_EVENT_STATUSES = frozenset({"success", "failed", "error"})
+
+
+class CfwJobSensor(BaseSensorOperator):
+    """Wait until a CFW job succeeds; its XCom return value is the job (:meth:`CfwJob.to_dict`).
+
+    A failed job raises ``AirflowFailException`` (no retries; ``soft_fail=True`` skips instead). A job
+    that is not found is given ``not_found_grace_period`` from the sensor's first poke to appear, then
+    fails the same way. Transient API trouble that the hook could not ride out raises an ordinary
+    ``AirflowException`` so the task's retries apply. An unknown status is logged once and waited on.
+
+    :param job_id: the CFW job id (templated).
+    :param cfw_conn_id: the Airflow connection id (templated).
+    :param project_id: the job's project; ``None`` uses the connection's (templated).
+    :param region: overrides the connection's region.
+    :param deferrable: wait on the triggerer instead of a worker slot.
+    :param poke_interval: seconds between polls, in every mode (default 10 s, as Huawei's tooling).
+    :param poll_interval: alias of ``poke_interval`` under the trigger's name; give one or the other.
+    :param timeout: seconds before giving up with ``AirflowSensorTimeout`` (default 20 minutes).
+    :param not_found_grace_period: seconds a job may stay invisible after the first poke (default 60).
+    """
+
+    template_fields = ("job_id", "project_id", "cfw_conn_id")
+    ui_color = "#fde2e2"
+
+    def __init__(
+        self,
+        *,
+        job_id: str,
+        cfw_conn_id: str = "cfw_default",
+        project_id: str | None = None,
+        region: str | None = None,
+        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        poke_interval: timedelta | float | None = None,
+        poll_interval: timedelta | float | None = None,
+        timeout: timedelta | float = 20 * 60,
+        not_found_grace_period: timedelta | float = 60,
+        **kwargs: Any,
+    ) -> None:
+        if poke_interval is not None and poll_interval is not None:
+            raise ValueError("give poke_interval or poll_interval, not both: they are the same setting")
+        interval = poll_interval if poll_interval is not None else poke_interval
+        super().__init__(poke_interval=10 if interval is None else interval, timeout=timeout, **kwargs)
+        self.job_id = job_id
+        self.cfw_conn_id = cfw_conn_id
+        self.project_id = project_id
+        self.region = region
+        self.deferrable = deferrable
+        if isinstance(not_found_grace_period, timedelta):
+            not_found_grace_period = not_found_grace_period.total_seconds()
+        self.not_found_grace_period = float(not_found_grace_period)
+        self._started_at: float | None = None
+        self._warned_unknown = False
+
+    @cached_property
+    def hook(self) -> CfwHook:
+        return CfwHook(self.cfw_conn_id, region=self.region, project_id=self.project_id)
+
+    def poke(self, context: Context) -> bool | PokeReturnValue:
+        started_at = self._first_poke_time(context)
+        try:
+            job = self.hook.get_job(self.job_id, self.project_id)
+        except CfwJobNotFound as err:
+            waited = time.time() - started_at
+            if waited < self.not_found_grace_period:
+                self.log.info("CFW job %s not visible yet (%.0f s since the first poke)", self.job_id, waited)
+                return False
+            raise AirflowFailException(
+                f"CFW job {self.job_id} was not found after {waited:.0f} s "
+                f"(error code {err.error_code}, request id {err.request_id})"
+            ) from err
+        except CfwError as err:
+            # An ordinary failure, so the task's retries apply (the hook already retried transient ones).
+            raise AirflowException(f"Could not read CFW job {self.job_id}: {err}") from err
+        return self._check(job)
+
+    def _check(self, job: CfwJob) -> bool | PokeReturnValue:
+        if job.status is CfwJobStatus.SUCCESS:
+            self.log.info("CFW job %s succeeded in %s s", job.id, job.duration_seconds)
+            return PokeReturnValue(is_done=True, xcom_value=job.to_dict())
+        if job.status is CfwJobStatus.FAILED:
+            raise AirflowFailException(
+                f"CFW job {job.id} failed (began {job.begin_time}, ended {job.end_time}, "
+                f"request id {job.request_id})"
+            )
+        if not job.status.is_known and not self._warned_unknown:
+            self._warned_unknown = True
+            self.log.warning("CFW job %s has unknown status %r; still waiting", job.id, job.status.value)
+        return False
+
+    def _first_poke_time(self, context: Context) -> float:
+        # In reschedule mode this object is rebuilt for every poke, so ask Airflow when the first
+        # poke ran, as BaseSensorOperator does for the timeout. Wall clock: pokes may run on other hosts.
+        if self._started_at is None:
+            first = None
+            if self.reschedule and not self.deferrable:
+                first = context["ti"].get_first_reschedule_date(context)
+            self._started_at = first.timestamp() if first else time.time()
+        return self._started_at
+
+    def execute(self, context: Context) -> Any:
+        if not self.deferrable:
+            return super().execute(context)
+        try:
+            done = self.poke(context)
+        except AirflowFailException as err:
+            # BaseSensorOperator.execute applies soft_fail only around its own poke loop.
+            if self.soft_fail or getattr(self, "never_fail", False):
+                raise AirflowSkipException(f"Skipping due to soft_fail: {err}") from err
+            raise
+        if isinstance(done, PokeReturnValue) and done:
+            return done.xcom_value
+        started_at = self._first_poke_time(context)
+        self.defer(
+            trigger=CfwJobTrigger(
+                job_id=self.job_id,
+                project_id=self.project_id,
+                cfw_conn_id=self.cfw_conn_id,
+                poll_interval=self.poke_interval,
+                not_found_deadline=started_at + self.not_found_grace_period,
+                region=self.region,
+            ),
+            method_name="execute_complete",
+            # Airflow turns a deferral timeout into AirflowSensorTimeout: soft_fail applies, no retry.
+            timeout=timedelta(seconds=self.timeout),
+        )
+
+    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Resume after :class:`CfwJobTrigger` fired; the event crossed the database, so check it."""
+        if not isinstance(event, dict) or event.get("status") not in TRIGGER_EVENT_STATUSES:
+            raise AirflowException(f"Unexpected event from CfwJobTrigger for job {self.job_id}: {event!r}")
+        status = event["status"]
+        if status == "error":
+            message = (
+                f"{event.get('message')} (error code {event.get('error_code')}, "
+                f"request id {event.get('request_id')})"
+            )
+            if event.get("error_code") == JOB_NOT_FOUND_CODE:
+                raise AirflowFailException(message)
+            raise AirflowException(message)
+        if not isinstance(event.get("job"), dict):
+            raise AirflowException(f"CfwJobTrigger event for job {self.job_id} has no job: {event!r}")
+        result = self._check(CfwJob.from_dict(event["job"]))
+        if status != "success" or not isinstance(result, PokeReturnValue):
+            raise AirflowException(f"CfwJobTrigger event does not match the job's status: {event!r}")
+        xcom: dict[str, Any] = result.xcom_value
+        return xcom

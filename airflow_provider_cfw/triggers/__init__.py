@@ -1,0 +1,3 @@
+"""Triggers for Huawei Cloud Firewall (CFW) jobs."""
+
+from __future__ import annotations

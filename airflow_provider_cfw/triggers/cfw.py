@@ -1,0 +1,160 @@
+"""Wait for a CFW job on the triggerer: one async poll per interval, one event at the end."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+from airflow.triggers.base import BaseTrigger, TriggerEvent
+
+from airflow_provider_cfw.core.errors import CfwApiError, CfwError, CfwJobNotFound
+from airflow_provider_cfw.core.models import CfwJob, CfwJobStatus
+from airflow_provider_cfw.hooks.cfw import CfwHook
+
+#: Longest pause between polls while riding out transient trouble.
+MAX_BACKOFF_SECONDS = 300.0
+#: Consecutive polls that may fail transiently (each after the hook's own retries) before giving up.
+DEFAULT_MAX_TRANSIENT_ERRORS = 10
+
+
+class CfwJobTrigger(BaseTrigger):
+    """Poll a CFW job until it succeeds or fails, then fire exactly one event.
+
+    The event's payload is a dict whose ``status`` is ``success`` or ``failed`` (with ``job``, the
+    :meth:`CfwJob.to_dict` of the final answer) or ``error`` (with ``message``, ``error_code``,
+    ``request_id``, ``http_status`` and ``retryable``). Every payload carries ``job_id`` and ``message``.
+
+    Transient errors that survive the hook's retries do not end the wait: the trigger backs off
+    (doubling from ``poll_interval`` up to 5 minutes, or longer if the server asks) and tries again;
+    only after ``max_transient_errors`` consecutive failed polls does it fire an ``error`` event with
+    ``retryable=True``, so the task's retries apply. The task's timeout, enforced by Airflow on the
+    deferral, usually ends the wait long before that.
+
+    :param job_id: the CFW job id.
+    :param project_id: the project the job belongs to; ``None`` uses the connection's.
+    :param cfw_conn_id: the Airflow connection id.
+    :param poll_interval: seconds between polls.
+    :param not_found_deadline: wall-clock time (``time.time()``) until which "job not found" means
+        "not visible yet"; after it, or when ``None``, not found ends the wait with an error event.
+        Wall clock because the trigger may resume on another host after a triggerer restart.
+    :param region: overrides the connection's region.
+    :param max_transient_errors: consecutive transient failures tolerated before giving up.
+    """
+
+    def __init__(
+        self,
+        *,
+        job_id: str,
+        project_id: str | None = None,
+        cfw_conn_id: str = "cfw_default",
+        poll_interval: float = 10.0,
+        not_found_deadline: float | None = None,
+        region: str | None = None,
+        max_transient_errors: int = DEFAULT_MAX_TRANSIENT_ERRORS,
+    ) -> None:
+        super().__init__()
+        self.job_id = job_id
+        self.project_id = project_id
+        self.cfw_conn_id = cfw_conn_id
+        self.poll_interval = float(poll_interval)
+        self.not_found_deadline = None if not_found_deadline is None else float(not_found_deadline)
+        self.region = region
+        self.max_transient_errors = int(max_transient_errors)
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        """Plain JSON only: ids and numbers, never a credential (kwargs reach logs and the UI)."""
+        return (
+            f"{type(self).__module__}.{type(self).__qualname__}",
+            {
+                "job_id": self.job_id,
+                "project_id": self.project_id,
+                "cfw_conn_id": self.cfw_conn_id,
+                "poll_interval": self.poll_interval,
+                "not_found_deadline": self.not_found_deadline,
+                "region": self.region,
+                "max_transient_errors": self.max_transient_errors,
+            },
+        )
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        """Poll until the job is terminal; only idempotent reads, so a restart can simply run it again."""
+        hook = CfwHook(self.cfw_conn_id, region=self.region, project_id=self.project_id)
+        warned_unknown = False
+        transient_errors = 0
+        # The lease keeps the loop's shared connection pool (and IAM token) alive between polls.
+        async with hook.async_session():
+            while True:
+                try:
+                    job = await hook.aget_job(self.job_id, self.project_id)
+                except CfwJobNotFound as err:
+                    if self.not_found_deadline is not None and time.time() < self.not_found_deadline:
+                        self.log.info("CFW job %s not visible yet; waiting", self.job_id)
+                        await asyncio.sleep(self.poll_interval)
+                        continue
+                    yield self._error_event(err, f"CFW job {self.job_id} was not found")
+                    return
+                except CfwError as err:
+                    if not err.retryable or transient_errors >= self.max_transient_errors:
+                        yield self._error_event(err, f"Could not read CFW job {self.job_id}")
+                        return
+                    transient_errors += 1
+                    delay = self._backoff(transient_errors, err)
+                    self.log.warning(
+                        "Transient error reading CFW job %s (%s/%s), next poll in %.1f s: %s",
+                        self.job_id,
+                        transient_errors,
+                        self.max_transient_errors,
+                        delay,
+                        err,
+                    )
+                    await asyncio.sleep(delay)
+                    continue
+                except Exception as err:
+                    # A bug or an Airflow error (e.g. the connection is not defined): an error event
+                    # reaches the task log with a message; an exception here would only say "trigger failure".
+                    self.log.exception("Unexpected error reading CFW job %s", self.job_id)
+                    yield self._error_event(err, f"Could not read CFW job {self.job_id}")
+                    return
+
+                transient_errors = 0
+                if job.status is CfwJobStatus.SUCCESS:
+                    yield self._job_event("success", job, f"CFW job {self.job_id} succeeded")
+                    return
+                if job.status is CfwJobStatus.FAILED:
+                    yield self._job_event("failed", job, f"CFW job {self.job_id} failed")
+                    return
+                if not job.status.is_known and not warned_unknown:
+                    warned_unknown = True
+                    self.log.warning(
+                        "CFW job %s has unknown status %r; treating it as still running",
+                        self.job_id,
+                        job.status.value,
+                    )
+                await asyncio.sleep(self.poll_interval)
+
+    def _backoff(self, attempt: int, err: CfwError) -> float:
+        cap = max(self.poll_interval, MAX_BACKOFF_SECONDS)
+        delay = min(self.poll_interval * 2 ** (attempt - 1), cap)
+        retry_after = getattr(err, "retry_after", None)
+        return max(delay, retry_after or 0.0)
+
+    def _job_event(self, status: str, job: CfwJob, message: str) -> TriggerEvent:
+        return TriggerEvent(
+            {"status": status, "job_id": self.job_id, "message": message, "job": job.to_dict()}
+        )
+
+    def _error_event(self, err: Exception, summary: str) -> TriggerEvent:
+        api = err if isinstance(err, CfwApiError) else None
+        return TriggerEvent(
+            {
+                "status": "error",
+                "job_id": self.job_id,
+                "message": f"{summary}: {type(err).__name__}: {err}",
+                "error_code": api.error_code if api else None,
+                "request_id": api.request_id if api else None,
+                "http_status": api.http_status if api else None,
+                "retryable": isinstance(err, CfwError) and err.retryable,
+            }
+        )
