@@ -1,0 +1,93 @@
+"""The JSON configuration file of the command line (and of anyone who prefers data to code).
+
+Schema (every key optional)::
+
+    {
+      "token_ttl": 86400,
+      "lockout_threshold": 5,
+      "aksk": [{"ak": "...", "sk": "...", "security_token": null, "expires_at": null}],
+      "projects": [{"id": "<32 hex>", "name": "cn-north-4"}],
+      "iam_users": [{"domain_name": "...", "user_name": "...", "password": "...",
+                     "project_name": "cn-north-4", "token_ttl": null}],
+      "jobs": [{"project_id": "...", "job_id": "...", "statuses": ["Running", "Success"],
+                "time_format": "epoch-ms", "null_end_time": false}],
+      "faults": [{"route": "cfw.job", "kind": "status", "status": 429, "count": 2}]
+    }
+
+Time-scripted statuses are lists of pairs: ``[["Running", 5], ["Success", null]]``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from airflow_provider_cfw.testing.emulator import CfwEmulator
+
+#: Constructor settings a config file may carry, and the top-level lists it may declare.
+EMULATOR_SETTINGS = ("token_ttl", "lockout_threshold", "lockout_seconds")
+_SECTIONS = ("aksk", "projects", "iam_users", "jobs", "faults")
+
+
+def load_config(path: str | Path) -> dict[str, Any]:
+    """Read and check a config file; raises ``ValueError`` naming the problem."""
+    try:
+        config = json.loads(Path(path).read_text(encoding="utf-8"))
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path}: not valid JSON ({err})") from err
+    if not isinstance(config, dict):
+        raise ValueError(f"{path}: the top level must be a JSON object")
+    unknown = set(config) - set(EMULATOR_SETTINGS) - set(_SECTIONS)
+    if unknown:
+        raise ValueError(f"{path}: unknown key(s) {', '.join(sorted(unknown))}")
+    for section in _SECTIONS:
+        entries = config.get(section, [])
+        if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+            raise ValueError(f"{path}: {section!r} must be a list of objects")
+    return config
+
+
+def emulator_settings(config: Mapping[str, Any]) -> dict[str, Any]:
+    """The part of a config that goes to the ``CfwEmulator`` constructor."""
+    return {key: config[key] for key in EMULATOR_SETTINGS if key in config}
+
+
+def apply_config(emulator: CfwEmulator, config: Mapping[str, Any]) -> None:
+    """Declare the config's keys, projects, users, jobs and faults on a (running or not) emulator."""
+    try:
+        for entry in config.get("aksk", []):
+            emulator.add_aksk(
+                entry["ak"], entry["sk"], entry.get("security_token"), expires_at=entry.get("expires_at")
+            )
+        for entry in config.get("projects", []):
+            emulator.add_project(
+                entry["id"], entry.get("name", "cn-north-4"), domain_id=entry.get("domain_id")
+            )
+        for entry in config.get("iam_users", []):
+            emulator.add_iam_user(
+                entry["domain_name"],
+                entry["user_name"],
+                entry["password"],
+                entry.get("project_name", "cn-north-4"),
+                token_ttl=entry.get("token_ttl"),
+            )
+        for entry in config.get("jobs", []):
+            statuses = entry.get("statuses", ["Success"])
+            emulator.add_job(
+                entry["project_id"],
+                entry["job_id"],
+                [s if isinstance(s, str) else tuple(s) for s in statuses],
+                time_format=entry.get("time_format", "epoch-ms"),
+                begin_time=entry.get("begin_time"),
+                null_end_time=entry.get("null_end_time", False),
+            )
+        for entry in config.get("faults", []):
+            params = dict(entry)
+            emulator.inject(params.pop("route", "*"), params.pop("kind", "status"), **params)
+    except KeyError as err:
+        raise ValueError(f"config: missing required key {err.args[0]!r}") from err
+    except TypeError as err:
+        raise ValueError(f"config: {err}") from err

@@ -1,0 +1,314 @@
+"""``CfwEmulator``: a local Huawei Cloud CFW + IAM endpoint, in a thread or on the current event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import Callable
+from types import TracebackType
+from typing import Any
+
+from aiohttp import web
+
+from airflow_provider_cfw.testing.faults import Fault, FaultQueue
+from airflow_provider_cfw.testing.jobs import ScriptedJob, StatusScript
+from airflow_provider_cfw.testing.routes import EmulatorApp
+from airflow_provider_cfw.testing.state import DEFAULT_TOKEN_TTL, EmulatorState, IamUser, Project
+from airflow_provider_cfw.testing.stats import EmulatorStats, StatsRecorder
+
+logger = logging.getLogger(__name__)
+
+
+class CfwEmulator:
+    """Serves CFW ``GET /v3/{project_id}/jobs/{job_id}`` and IAM tokens/projects on one local port.
+
+    ``with CfwEmulator() as emu:`` runs it in a background thread with its own event loop;
+    ``async with CfwEmulator() as emu:`` runs it on the running loop. Configuration methods are
+    thread-safe and take effect for the next request.
+
+    :param host: address to bind (keep the default loopback address).
+    :param port: port to bind; 0 picks a free one (read it back from :attr:`port`).
+    :param token_ttl: lifetime of IAM tokens in seconds (24 h, like IAM).
+    :param clock: the emulator's notion of "now" in epoch seconds (``time.time`` by default); used for
+        ``X-Sdk-Date`` checks, token expiry and time-scripted jobs.
+    :param lockout_threshold: consecutive AK/SK failures that lock an AK, like the real gateway
+        (``None`` never locks).
+    :param lockout_seconds: how long a locked AK stays locked.
+    :param log_limit: request log entries kept in :attr:`stats`.
+    :param backlog: TCP listen backlog.
+    :param keepalive_timeout: seconds an idle keep-alive connection stays open.
+    """
+
+    def __init__(
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        token_ttl: float = DEFAULT_TOKEN_TTL,
+        clock: Callable[[], float] | None = None,
+        lockout_threshold: int | None = 5,
+        lockout_seconds: float = 300.0,
+        log_limit: int = 10_000,
+        backlog: int = 2048,
+        keepalive_timeout: float = 75.0,
+    ) -> None:
+        self.host = host
+        self._requested_port = port
+        self._backlog = backlog
+        self._keepalive_timeout = keepalive_timeout
+        self.state = EmulatorState(
+            clock, token_ttl=token_ttl, lockout_threshold=lockout_threshold, lockout_seconds=lockout_seconds
+        )
+        self.faults = FaultQueue()
+        self._stats = StatsRecorder(log_limit)
+        self._runner: web.AppRunner | None = None
+        self._port: int | None = None
+        self._thread: threading.Thread | None = None
+        self._thread_loop: asyncio.AbstractEventLoop | None = None
+
+    # -- lifecycle -------------------------------------------------------------------------------
+
+    @property
+    def port(self) -> int:
+        if self._port is None:
+            raise RuntimeError("the emulator is not running")
+        return self._port
+
+    @property
+    def url(self) -> str:
+        """Base URL for both CFW and IAM, e.g. ``http://127.0.0.1:PORT``."""
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def running(self) -> bool:
+        return self._runner is not None
+
+    async def astart(self) -> CfwEmulator:
+        """Start serving on the running event loop."""
+        if self._runner is not None:
+            raise RuntimeError("the emulator is already running")
+        app = EmulatorApp(self.state, self.faults, self._stats).build()
+        # A short shutdown grace: a test that stops the emulator must not wait on an injected delay.
+        runner = web.AppRunner(
+            app, access_log=None, keepalive_timeout=self._keepalive_timeout, shutdown_timeout=1.0
+        )
+        await runner.setup()
+        self._count_connections(runner)
+        site = web.TCPSite(runner, self.host, self._requested_port, backlog=self._backlog)
+        try:
+            await site.start()
+        except BaseException:
+            await runner.cleanup()
+            raise
+        self._runner = runner
+        self._port = site.port
+        logger.info("CFW emulator listening on %s", self.url)
+        return self
+
+    async def astop(self) -> None:
+        """Stop serving and close every connection."""
+        runner, self._runner = self._runner, None
+        if runner is not None:
+            await runner.cleanup()
+            logger.info("CFW emulator on port %s stopped", self._port)
+
+    def _count_connections(self, runner: web.AppRunner) -> None:
+        # Every accepted TCP connection gets one RequestHandler, which reports to the server's
+        # connection_made/connection_lost: counting there is exact under keep-alive.
+        server = runner.server
+        assert server is not None
+        made, lost = server.connection_made, server.connection_lost
+        stats = self._stats
+
+        def connection_made(handler: Any, transport: Any) -> None:
+            stats.connection_accepted()
+            made(handler, transport)
+
+        def connection_lost(handler: Any, exc: BaseException | None = None) -> None:
+            stats.connection_closed()
+            lost(handler, exc)
+
+        server.connection_made = connection_made  # type: ignore[method-assign]
+        server.connection_lost = connection_lost  # type: ignore[method-assign]
+
+    def start(self, timeout: float = 10.0) -> CfwEmulator:
+        """Start serving in a background thread with its own event loop; returns once it listens."""
+        if self._thread is not None:
+            raise RuntimeError("the emulator is already running")
+        ready = threading.Event()
+        failure: list[BaseException] = []
+        loop = asyncio.new_event_loop()
+
+        def run() -> None:
+            asyncio.set_event_loop(loop)
+            try:
+                loop.run_until_complete(self.astart())
+            except BaseException as err:
+                failure.append(err)
+                ready.set()
+                loop.close()
+                return
+            ready.set()
+            try:
+                loop.run_forever()
+            finally:
+                loop.run_until_complete(self.astop())
+                loop.close()
+
+        thread = threading.Thread(target=run, name="cfw-emulator", daemon=True)
+        thread.start()
+        if not ready.wait(timeout):
+            raise RuntimeError("the CFW emulator did not start in time")
+        if failure:
+            thread.join()
+            raise failure[0]
+        self._thread, self._thread_loop = thread, loop
+        return self
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop the background thread started by :meth:`start` (idempotent)."""
+        thread, loop = self._thread, self._thread_loop
+        self._thread = self._thread_loop = None
+        if thread is None or loop is None:
+            return
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout)
+        if thread.is_alive():
+            logger.warning("the CFW emulator thread did not stop within %s s", timeout)
+
+    def __enter__(self) -> CfwEmulator:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    async def __aenter__(self) -> CfwEmulator:
+        return await self.astart()
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.astop()
+
+    # -- configuration ---------------------------------------------------------------------------
+
+    def add_aksk(
+        self, ak: str, sk: str, security_token: str | None = None, *, expires_at: float | None = None
+    ) -> None:
+        """Accept this access key. With ``security_token`` it is temporary: requests must send and
+        sign a matching ``X-Security-Token``; ``expires_at`` (epoch seconds) ends its validity."""
+        self.state.add_aksk(ak, sk, security_token, expires_at)
+
+    def add_project(
+        self, project_id: str, name: str = "cn-north-4", *, domain_id: str | None = None
+    ) -> Project:
+        """Declare a project; several projects may share a name (``/v3/projects?name=`` lists all)."""
+        return self.state.add_project(project_id, name, domain_id)
+
+    def add_iam_user(
+        self,
+        domain_name: str,
+        user_name: str,
+        password: str,
+        project_name: str = "cn-north-4",
+        *,
+        token_ttl: float | None = None,
+    ) -> IamUser:
+        """Accept this user's password for tokens; makes sure a project called ``project_name``
+        exists (with a random id if it is new), so ``scope.project.name`` works out of the box."""
+        return self.state.add_user(domain_name, user_name, password, project_name, token_ttl)
+
+    def add_job(
+        self,
+        project_id: str,
+        job_id: str,
+        statuses: StatusScript = ("Success",),
+        *,
+        time_format: str = "epoch-ms",
+        begin_time: float | None = None,
+        null_end_time: bool = False,
+        project_name: str = "cn-north-4",
+    ) -> ScriptedJob:
+        """Script a job: ``statuses=["Running", "Success"]`` (one per poll, the last repeats) or
+        ``[("Running", 5.0), ("Success", None)]`` (by seconds since ``begin_time``, default now).
+        An unknown ``project_id`` is created on the fly, named ``project_name``."""
+        return self.state.add_job(
+            project_id,
+            job_id,
+            statuses,
+            time_format=time_format,
+            begin_time=begin_time,
+            null_end_time=null_end_time,
+            project_name=project_name,
+        )
+
+    def issue_token(
+        self, domain_name: str, user_name: str, project_id: str, *, ttl: float | None = None
+    ) -> str:
+        """A token for an existing user, without going through ``POST /v3/auth/tokens``."""
+        with self.state.lock:
+            user = self.state.users[(domain_name, user_name)]
+            project = self.state.projects[project_id]
+            return self.state.issue_token(user, project, ttl).token
+
+    def revoke_tokens(
+        self, token: str | None = None, *, user_name: str | None = None, domain_name: str | None = None
+    ) -> int:
+        """Revoke matching tokens (all of them with no argument); returns how many were revoked."""
+        return self.state.revoke(token, user_name, domain_name)
+
+    def inject(
+        self,
+        route: str = "*",
+        kind: str = "status",
+        *,
+        count: int | None = None,
+        probability: float | None = None,
+        seed: int | None = None,
+        **params: Any,
+    ) -> Fault:
+        """Inject a fault for the next ``count`` requests to ``route`` (default 1), or for each one
+        with ``probability`` (seeded; unlimited unless ``count`` is also given). ``params`` are the
+        :class:`~airflow_provider_cfw.testing.faults.Fault` fields: ``status``, ``error_code``,
+        ``error_msg``, ``retry_after``, ``delay``, ``status_text``, ``body``, ``content_type``."""
+        if count is None and probability is None:
+            count = 1
+        fault = Fault(
+            kind, route, count=count, probability=1.0 if probability is None else probability, **params
+        )
+        return self.faults.add(fault, seed)
+
+    def clear_faults(self) -> None:
+        self.faults.clear()
+
+    # -- clock and stats -------------------------------------------------------------------------
+
+    def now(self) -> float:
+        """The emulator's current time (epoch seconds), offset included."""
+        return self.state.now()
+
+    def set_clock_offset(self, seconds: float) -> None:
+        """Shift the emulator's clock: expire tokens, age jobs or make ``X-Sdk-Date`` stale."""
+        self.state.clock_offset = seconds
+
+    def advance_clock(self, seconds: float) -> None:
+        with self.state.lock:
+            self.state.clock_offset += seconds
+
+    @property
+    def stats(self) -> EmulatorStats:
+        """A snapshot of the counters and the request log."""
+        return self._stats.snapshot()
+
+    def reset_stats(self) -> None:
+        self._stats.reset()
+
+    def reset(self) -> None:
+        """Forget everything configured (keys, users, projects, tokens, jobs, faults, clock offset)
+        and the counters; the server keeps running."""
+        self.state.reset()
+        self.faults.clear()
+        self._stats.reset()

@@ -1,0 +1,247 @@
+"""The HTTP side: routes, fault handling and bookkeeping around every answer."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import socket
+import struct
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from aiohttp import web
+
+from airflow_provider_cfw.core.errors import JOB_NOT_FOUND_CODE
+from airflow_provider_cfw.core.http import HttpRequest
+from airflow_provider_cfw.testing import responses
+from airflow_provider_cfw.testing.auth import AuthFailure, authenticate
+from airflow_provider_cfw.testing.faults import Fault, FaultQueue
+from airflow_provider_cfw.testing.state import EmulatorState, IssuedToken
+from airflow_provider_cfw.testing.stats import RequestLogEntry, StatsRecorder
+
+logger = logging.getLogger(__name__)
+JSON = responses.JSON_TYPE
+
+#: (response, auth kind, auth failure reason or None)
+Outcome = tuple[web.StreamResponse, str, AuthFailure | None]
+Handler = Callable[[web.Request, str], Awaitable[Outcome]]
+
+
+def _iso_z(moment: float) -> str:
+    return datetime.fromtimestamp(moment, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+async def _as_http_request(request: web.Request) -> HttpRequest:
+    # The raw path and query as received: re-encoding them would hide a client's encoding bug.
+    body = await request.read()
+    return HttpRequest(request.method, "http://emulator" + request.raw_path, dict(request.headers), body)
+
+
+def _refusal(failure: AuthFailure, request_id: str) -> Outcome:
+    response = responses.gateway_error(failure.status, failure.error_code, failure.message, request_id)
+    return response, failure.kind, failure
+
+
+class EmulatorApp:
+    """Builds the ``aiohttp`` application and answers its requests.
+
+    :param state: the emulated account.
+    :param faults: the injected faults.
+    :param stats: where every answer is counted.
+    """
+
+    def __init__(self, state: EmulatorState, faults: FaultQueue, stats: StatsRecorder) -> None:
+        self.state = state
+        self.faults = faults
+        self.stats = stats
+
+    def build(self) -> web.Application:
+        app = web.Application()
+        app.router.add_get("/v3/projects", self._route("iam.projects", self._projects))
+        app.router.add_post("/v3/auth/tokens", self._route("iam.tokens", self._tokens))
+        app.router.add_get("/v3/{project_id}/jobs/{job_id}", self._route("cfw.job", self._job))
+        # Anything else gets the gateway's "no such API" answer, not aiohttp's plain-text 404/405.
+        app.router.add_route("*", "/{tail:.*}", self._route("unknown", self._unknown))
+        return app
+
+    def _route(self, name: str, handler: Handler) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+        async def serve(request: web.Request) -> web.StreamResponse:
+            started = time.perf_counter()
+            request_id = uuid.uuid4().hex
+            fault = self.faults.take(name) if name != "unknown" else None
+            if fault is not None and fault.delay:
+                await asyncio.sleep(fault.delay)
+            if fault is not None and fault.kind != "latency":
+                response, auth, failure = await self._fault(request, fault, name, request_id)
+                status = 0 if fault.kind == "reset" else response.status
+            else:
+                response, auth, failure = await handler(request, request_id)
+                status = response.status
+            if not response.prepared:
+                response.headers["X-Request-Id"] = request_id
+            self.stats.record(
+                RequestLogEntry(
+                    method=request.method,
+                    path=request.path,
+                    route=name,
+                    auth=auth,
+                    status=status,
+                    latency=time.perf_counter() - started,
+                    request_id=request_id,
+                    fault=fault.kind if fault is not None else None,
+                    auth_failure=failure.reason if failure is not None else None,
+                ),
+                aksk_failure=failure is not None and failure.kind == "aksk",
+            )
+            return response
+
+        return serve
+
+    # -- routes ----------------------------------------------------------------------------------
+
+    async def _job(self, request: web.Request, request_id: str) -> Outcome:
+        project_id = request.match_info["project_id"]
+        result = authenticate(await _as_http_request(request), self.state, project_id)
+        if isinstance(result, AuthFailure):
+            return _refusal(result, request_id)
+        data = self.state.poll_job(project_id, request.match_info["job_id"])
+        if data is None:
+            response = responses.service_error(400, JOB_NOT_FOUND_CODE, "object does not exist")
+        else:
+            response = responses.json_response(200, {"data": data})
+        return response, result.kind, None
+
+    async def _projects(self, request: web.Request, request_id: str) -> Outcome:
+        result = authenticate(await _as_http_request(request), self.state, None)
+        if isinstance(result, AuthFailure):
+            return _refusal(result, request_id)
+        self_url = f"{request.scheme}://{request.host}/v3/projects"
+        projects = [
+            {
+                "id": project.id,
+                "name": project.name,
+                "domain_id": project.domain_id,
+                "parent_id": project.domain_id,
+                "description": "",
+                "enabled": True,
+                "is_domain": False,
+                "links": {"self": f"{self_url}/{project.id}"},
+            }
+            for project in self.state.projects_named(request.query.get("name"))
+        ]
+        links = {"self": self_url, "previous": None, "next": None}
+        response = responses.json_response(200, {"projects": projects, "links": links})
+        return response, result.kind, None
+
+    async def _tokens(self, request: web.Request, request_id: str) -> Outcome:
+        try:
+            payload = json.loads(await request.read())
+            auth = payload["auth"]
+            methods = auth["identity"]["methods"]
+            user = auth["identity"]["password"]["user"]
+            domain_name, user_name, password = user["domain"]["name"], user["name"], user["password"]
+            scope = auth.get("scope") or {}
+        except (ValueError, KeyError, TypeError):
+            return responses.keystone_error(400, "The request body is invalid."), "password", None
+        if not isinstance(methods, list) or "password" not in methods:
+            return responses.keystone_error(400, "Only the password method is supported."), "password", None
+        found = self.state.find_user(str(domain_name), str(user_name), str(password))
+        if found is None:
+            return responses.keystone_error(401, "The username or password is wrong."), "password", None
+        project = None
+        wanted = scope.get("project") if isinstance(scope, dict) else None
+        if isinstance(wanted, dict):
+            project = self.state.find_project(project_id=wanted.get("id"), name=wanted.get("name"))
+            if project is None:
+                message = "The request you have made requires authentication: no such project in the scope."
+                return responses.keystone_error(401, message), "password", None
+        issued = self.state.issue_token(found, project)
+        self.stats.token_issued()
+        body = {"token": self._token_body(issued, catalog=request.query.get("nocatalog") != "true")}
+        response = responses.json_response(201, body)
+        response.headers["X-Subject-Token"] = issued.token
+        return response, "password", None
+
+    async def _unknown(self, request: web.Request, request_id: str) -> Outcome:
+        return responses.not_found(request_id), "none", None
+
+    @staticmethod
+    def _token_body(issued: IssuedToken, *, catalog: bool) -> dict[str, Any]:
+        user = issued.user
+        domain = {"id": user.domain_id, "name": user.domain_name}
+        token: dict[str, Any] = {
+            "expires_at": _iso_z(issued.expires_at),
+            "issued_at": _iso_z(issued.issued_at),
+            "methods": ["password"],
+            "user": {"id": user.id, "name": user.name, "domain": domain, "password_expires_at": ""},
+            "roles": [{"id": "0", "name": "op_gated_cfw"}, {"id": "1", "name": "te_admin"}],
+        }
+        if issued.project is not None:
+            token["project"] = {"id": issued.project.id, "name": issued.project.name, "domain": domain}
+        else:
+            token["domain"] = domain
+        if catalog:
+            token["catalog"] = []
+        return token
+
+    # -- faults ----------------------------------------------------------------------------------
+
+    async def _fault(self, request: web.Request, fault: Fault, route: str, request_id: str) -> Outcome:
+        if fault.kind == "reset":
+            _reset(request)
+            return web.Response(status=200), "none", None
+        if fault.kind == "status":
+            assert fault.status is not None
+            response: web.StreamResponse = responses.status_fault(
+                fault.status,
+                route=route,
+                request_id=request_id,
+                error_code=fault.error_code,
+                error_msg=fault.error_msg,
+                retry_after=fault.retry_after,
+                body=fault.body,
+                content_type=fault.content_type,
+            )
+        elif fault.kind == "truncate":
+            return await _truncated(request, request_id), "none", None
+        else:
+            response = web.Response(status=200, body=self._odd_body(request, fault), content_type=JSON)
+        return response, "none", None
+
+    def _odd_body(self, request: web.Request, fault: Fault) -> bytes:
+        job_id = request.match_info.get("job_id", "f588ce71-e26c-400d-8981-f854355f6849")
+        if fault.kind == "malformed_json":
+            return b'{"data": {"id": "' + job_id.encode() + b'", "status": "Runn'
+        if fault.kind == "no_data":
+            return responses.dumps({"trace_id": uuid.uuid4().hex})
+        return responses.dumps(
+            {"data": {"id": job_id, "status": fault.status_text, "begin_time": int(self.state.now() * 1000)}}
+        )
+
+
+def _reset(request: web.Request) -> None:
+    """Close the connection with a TCP RST (SO_LINGER 0) before any byte of the answer."""
+    transport = request.transport
+    if transport is None:
+        return
+    sock = transport.get_extra_info("socket")
+    if sock is not None:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    transport.abort()
+
+
+async def _truncated(request: web.Request, request_id: str) -> web.StreamResponse:
+    """Promise a full body in Content-Length, send half of it, then close the connection."""
+    body = responses.dumps({"data": {"id": request.match_info.get("job_id", ""), "status": "Running"}})
+    response = web.StreamResponse(status=200, headers={"X-Request-Id": request_id})
+    response.content_type = "application/json"
+    response.content_length = len(body)
+    await response.prepare(request)
+    await response.write(body[: len(body) // 2])
+    if request.transport is not None:
+        request.transport.close()
+    return response
