@@ -79,7 +79,10 @@ def canonical_request(request: HttpRequest, signed_headers: list[str]) -> str:
     if missing:
         raise ValueError(f"signed header(s) not present in the request: {', '.join(missing)}")
     headers_block = "".join(f"{name}:{values[name]}\n" for name in signed_headers)
-    payload_hash = request.header(HEADER_CONTENT_SHA256) or hashlib.sha256(request.body).hexdigest()
+    # As the SDK: an empty body always hashes as empty, even when marked UNSIGNED-PAYLOAD.
+    payload_hash = hashlib.sha256(request.body).hexdigest()
+    if request.body:
+        payload_hash = request.header(HEADER_CONTENT_SHA256) or payload_hash
     return "\n".join(
         [
             request.method,

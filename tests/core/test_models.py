@@ -1,0 +1,82 @@
+from __future__ import annotations
+
+import pendulum
+import pytest
+
+from airflow_provider_cfw.core.models import CfwJob, CfwJobStatus, parse_cfw_time
+
+BEGIN = pendulum.datetime(2022, 1, 5, 8, 15, 1, tz="UTC")
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        1641370501000,
+        1641370501000.0,
+        "1641370501000",
+        "2022-01-05T08:15:01Z",
+        "2022-01-05T16:15:01+0800",
+        "2022-01-05T16:15:01+08:00",
+        "2022-01-05T08:15:01.000Z",
+    ],
+)
+def test_time_formats(value: object) -> None:
+    parsed = parse_cfw_time(value)
+    assert parsed == BEGIN
+    assert parsed is not None and parsed.tzinfo is not None
+
+
+@pytest.mark.parametrize("value", [None, ""])
+def test_absent_time(value: object) -> None:
+    assert parse_cfw_time(value) is None
+
+
+@pytest.mark.parametrize("value", ["yesterday-ish", True, [1], {"t": 1}])
+def test_bad_time_is_a_value_error(value: object) -> None:
+    with pytest.raises(ValueError, match="epoch milliseconds or an ISO-8601"):
+        parse_cfw_time(value)
+
+
+def test_offset_is_kept() -> None:
+    parsed = parse_cfw_time("2022-01-05T16:15:01+0800")
+    assert parsed is not None and parsed.utcoffset() == pendulum.duration(hours=8)
+
+
+def test_status_enum() -> None:
+    assert CfwJobStatus("Running") is CfwJobStatus.RUNNING
+    assert CfwJobStatus("success") is CfwJobStatus.SUCCESS
+    assert CfwJobStatus.SUCCESS.is_terminal and CfwJobStatus.FAILED.is_terminal
+    assert not CfwJobStatus.RUNNING.is_terminal
+    unknown = CfwJobStatus("Paused")
+    assert unknown.value == "Paused" and not unknown.is_known and not unknown.is_terminal
+    assert str(unknown) == "Paused"
+
+
+def test_job_from_documented_example() -> None:
+    data = {"begin_time": 1641370501000, "end_time": 1641370515000, "id": "f588ce71", "status": "Success"}
+    job = CfwJob.from_data(data, request_id="req-1")
+    assert job.status is CfwJobStatus.SUCCESS
+    assert job.begin_time == BEGIN
+    assert job.duration_seconds == 14.0
+    assert job.request_id == "req-1"
+    assert job.raw == data
+    assert CfwJob.from_dict(job.to_dict()) == job
+    assert job.to_dict() == {
+        "id": "f588ce71",
+        "status": "Success",
+        "begin_time": "2022-01-05T08:15:01+00:00",
+        "end_time": "2022-01-05T08:15:15+00:00",
+        "duration_seconds": 14.0,
+        "request_id": "req-1",
+    }
+
+
+def test_running_job_has_no_end() -> None:
+    job = CfwJob.from_data({"id": "j", "status": "Running", "begin_time": 1641370501000})
+    assert job.end_time is None and job.duration_seconds is None
+
+
+@pytest.mark.parametrize("data", [{}, {"id": "j"}, {"status": "Running"}, {"id": 3, "status": "Running"}])
+def test_malformed_data(data: dict) -> None:
+    with pytest.raises(ValueError, match=r"data\.(id|status)"):
+        CfwJob.from_data(data)

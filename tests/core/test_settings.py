@@ -1,0 +1,131 @@
+"""Connection validation: every bad field named, nothing sent, no secret echoed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from airflow_provider_cfw.core.errors import CfwConfigError
+from airflow_provider_cfw.core.settings import DEFAULT_TIMEOUT, AuthType, CfwSettings
+from airflow_provider_cfw.core.validation import validate_job_id, validate_project_id
+
+PROJECT = "0123456789abcdef0123456789abcdef"
+SK = "sk-very-secret-value-123"
+
+
+def settings(login: str | None = "AK", password: str | None = SK, **extra: Any) -> CfwSettings:
+    return CfwSettings.from_connection("cfw_test", login=login, password=password, extra=extra)
+
+
+def test_aksk_defaults() -> None:
+    s = settings(region="cn-north-4")
+    assert s.auth_type is AuthType.AKSK
+    assert s.endpoint == "https://cfw.cn-north-4.myhuaweicloud.com"
+    assert s.iam_endpoint == "https://iam.cn-north-4.myhuaweicloud.com"
+    assert s.timeout == DEFAULT_TIMEOUT and s.max_retries == 3 and s.verify is True
+    assert SK not in repr(s)
+
+
+def test_eu_region_domain() -> None:
+    s = settings(region="eu-west-101")
+    assert s.endpoint == "https://cfw.eu-west-101.myhuaweicloud.eu"
+    assert s.iam_endpoint == "https://iam.eu-west-101.myhuaweicloud.eu"
+
+
+def test_unknown_region_still_works(caplog: pytest.LogCaptureFixture) -> None:
+    s = settings(region="xx-newplace-9")
+    assert s.endpoint == "https://cfw.xx-newplace-9.myhuaweicloud.com"
+    assert "not among the regions known" in caplog.text
+
+
+def test_existing_huaweicloud_style_connection() -> None:
+    # login AK, password SK, extras region/project_id: what the `huaweicloud` type stores.
+    s = settings(region="cn-north-4", project_id=PROJECT)
+    assert s.aksk is not None and s.aksk.ak == "AK" and s.project_id == PROJECT
+
+
+def test_overrides_win() -> None:
+    s = CfwSettings.from_connection(
+        "c", login="AK", password=SK, extra={"region": "cn-north-4", "max_retries": 5}, region="ap-southeast-1",
+        max_retries=0, timeout=5,
+    )  # fmt: skip
+    assert s.region == "ap-southeast-1" and s.max_retries == 0 and s.timeout == (5.0, 5.0)
+
+
+def test_verify_values(tmp_path: Any) -> None:
+    assert settings(region="cn-north-4", verify="false").verify is False
+    assert settings(region="cn-north-4", verify=False).verify is False
+    bundle = tmp_path / "ca.pem"
+    assert settings(region="cn-north-4", verify=str(bundle)).verify == str(bundle)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field", "expected"),
+    [
+        ({"auth_type": "kerberos", "region": "cn-north-4"}, "extra.auth_type", "one of 'aksk'"),
+        ({}, "region", "a region"),
+        ({"region": "CN North 4"}, "extra.region", "region id"),
+        ({"region": "cn-north-4", "project_id": "abc"}, "extra.project_id", "32 hexadecimal"),
+        ({"endpoint": "ftp://x"}, "extra.endpoint", "http(s) base URL"),
+        ({"endpoint": "https://cfw.example.com/?a=1"}, "extra.endpoint", "http(s) base URL"),
+        ({"region": "cn-north-4", "iam_endpoint": "nope"}, "extra.iam_endpoint", "http(s) base URL"),
+        ({"region": "cn-north-4", "timeout": "soon"}, "extra.timeout", "greater than 0"),
+        ({"region": "cn-north-4", "timeout": 0}, "extra.timeout", "greater than 0"),
+        ({"region": "cn-north-4", "max_retries": -1}, "extra.max_retries", "whole number"),
+        ({"region": "cn-north-4", "max_retries": "many"}, "extra.max_retries", "whole number"),
+        ({"region": "cn-north-4", "retry_backoff": -1}, "extra.retry_backoff", "at least 0"),
+        ({"region": "cn-north-4", "login": None}, "login", "Access Key"),
+        ({"region": "cn-north-4", "password": ""}, "password", "Secret Key"),
+        ({"region": "cn-north-4", "auth_type": "password"}, "extra.domain_name", "account name"),
+        (
+            {"auth_type": "password", "domain_name": "d", "endpoint": "https://cfw.example.com"},
+            "region",
+            "region or a project_id",
+        ),
+        ({"region": "cn-north-4", "auth_type": "token"}, "extra.project_id", "cannot discover"),
+        ({"region": "cn-north-4", "security_token": 5}, "extra.security_token", "a string"),
+    ],
+)
+def test_bad_connection_fields(kwargs: dict[str, Any], field: str, expected: str) -> None:
+    login = kwargs.pop("login", "AK")
+    password = kwargs.pop("password", SK)
+    with pytest.raises(CfwConfigError) as info:
+        settings(login, password, **kwargs)
+    assert field in info.value.field
+    assert "cfw_test" in str(info.value)
+    assert expected in str(info.value)
+    assert SK not in str(info.value)
+
+
+def test_endpoint_with_credentials_is_not_echoed() -> None:
+    with pytest.raises(CfwConfigError) as info:
+        settings(endpoint="https://user:hunter2@cfw.example.com")
+    assert "hunter2" not in str(info.value)
+
+
+def test_secrets_listed_for_masking() -> None:
+    s = settings(region="cn-north-4", security_token="STS-TOKEN")
+    assert set(s.secrets) == {SK, "STS-TOKEN"}
+    assert "STS-TOKEN" not in repr(s)
+
+
+@pytest.mark.parametrize(
+    "job_id",
+    ["", "../x", "a/b", "a?b", "a#b", "a%2Fb", "a b", "a\nb", "x" * 129, None, 5, ".."],
+)
+def test_unsafe_job_ids(job_id: object) -> None:
+    with pytest.raises(CfwConfigError, match="job_id: expected a CFW job id"):
+        validate_job_id(job_id)
+
+
+@pytest.mark.parametrize(
+    "job_id", ["f588ce71-e26c-400d-8981-f854355f6849", "f588ce71e26c400d8981f854355f6849"]
+)
+def test_safe_job_ids(job_id: str) -> None:
+    assert validate_job_id(job_id) == job_id
+
+
+def test_project_id_checked() -> None:
+    with pytest.raises(CfwConfigError, match="project_id: expected a Huawei Cloud project id"):
+        validate_project_id("../../etc")
