@@ -85,10 +85,9 @@ class CfwApiError(CfwError):
 
     @property
     def retryable(self) -> bool:  # type: ignore[override]
+        # APIGW.0201 is retryable only behind a retryable status (502/504), which this covers.
         if self.error_code in RETRYABLE_ERROR_CODES:
             return True
-        if self.error_code == "APIGW.0201":
-            return self.http_status in (502, 504)
         return self.http_status in RETRYABLE_STATUSES and not self.error_code_is_terminal
 
     @property

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from tenacity import RetryCallState, retry_if_exception, stop_after_attempt, wait_exponential_jitter
+from tenacity import RetryCallState, retry_if_exception, stop_after_attempt, wait_exponential, wait_random
 
 from airflow_provider_cfw.core.errors import CfwApiError, is_retryable
 
@@ -19,7 +19,8 @@ class _WaitHonouringRetryAfter:
     """Exponential backoff with jitter, but never shorter than the server's ``Retry-After``."""
 
     def __init__(self, base: float) -> None:
-        self._backoff = wait_exponential_jitter(initial=base, max=MAX_BACKOFF_SECONDS, jitter=base)
+        # Spelled with the two oldest strategies so tenacity 8 (Airflow 2.11) and 9 behave alike.
+        self._backoff = wait_exponential(multiplier=base, max=MAX_BACKOFF_SECONDS) + wait_random(0, base)
 
     def __call__(self, state: RetryCallState) -> float:
         wait = float(self._backoff(state))
