@@ -20,6 +20,15 @@ from airflow_provider_cfw.testing.stats import EmulatorStats, StatsRecorder
 logger = logging.getLogger(__name__)
 
 
+def _cancel_leftovers(loop: asyncio.AbstractEventLoop) -> None:
+    # Handlers still sleeping on an injected delay outlive the shutdown grace: end them quietly.
+    pending = [task for task in asyncio.all_tasks(loop) if not task.done()]
+    for task in pending:
+        task.cancel()
+    if pending:
+        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+
+
 class CfwEmulator:
     """Serves CFW ``GET /v3/{project_id}/jobs/{job_id}`` and IAM tokens/projects on one local port.
 
@@ -91,7 +100,7 @@ class CfwEmulator:
         app = EmulatorApp(self.state, self.faults, self._stats).build()
         # A short shutdown grace: a test that stops the emulator must not wait on an injected delay.
         runner = web.AppRunner(
-            app, access_log=None, keepalive_timeout=self._keepalive_timeout, shutdown_timeout=1.0
+            app, access_log=None, keepalive_timeout=self._keepalive_timeout, shutdown_timeout=0.25
         )
         await runner.setup()
         self._count_connections(runner)
@@ -154,6 +163,7 @@ class CfwEmulator:
                 loop.run_forever()
             finally:
                 loop.run_until_complete(self.astop())
+                _cancel_leftovers(loop)
                 loop.close()
 
         thread = threading.Thread(target=run, name="cfw-emulator", daemon=True)
@@ -285,6 +295,21 @@ class CfwEmulator:
         self.faults.clear()
 
     # -- clock and stats -------------------------------------------------------------------------
+
+    @property
+    def token_ttl(self) -> float:
+        """Lifetime of new IAM tokens in seconds (a user's own ``token_ttl`` wins); settable."""
+        return self.state.token_ttl
+
+    @token_ttl.setter
+    def token_ttl(self, seconds: float) -> None:
+        self.state.token_ttl = seconds
+
+    @property
+    def issued_tokens(self) -> list[str]:
+        """Every token issued so far (to check that none leaks into logs or events)."""
+        with self.state.lock:
+            return list(self.state.tokens)
 
     def now(self) -> float:
         """The emulator's current time (epoch seconds), offset included."""

@@ -31,6 +31,11 @@ class AccessKey:
     locked_until: float = 0.0
 
 
+#: How a project came to exist. Lookups by name only see the highest rank present for that name, so
+#: ``add_iam_user`` (placeholder) or ``add_job`` (implicit) never shadow an ``add_project`` (explicit).
+PLACEHOLDER, IMPLICIT, EXPLICIT = 0, 1, 2
+
+
 @dataclass(frozen=True)
 class Project:
     """A project (one per region in Huawei Cloud)."""
@@ -38,6 +43,7 @@ class Project:
     id: str
     name: str
     domain_id: str
+    rank: int = EXPLICIT
 
 
 @dataclass(frozen=True)
@@ -112,22 +118,16 @@ class EmulatorState:
         with self.lock:
             self.access_keys[ak] = AccessKey(AkSkCredentials(ak, sk, security_token), expires_at)
 
-    def add_project(self, project_id: str, name: str, domain_id: str | None = None) -> Project:
+    def add_project(
+        self, project_id: str, name: str, domain_id: str | None = None, rank: int = EXPLICIT
+    ) -> Project:
         with self.lock:
-            project = Project(project_id, name, domain_id or self.default_domain_id)
+            existing = self.projects.get(project_id)
+            if existing is not None and existing.rank > rank:
+                return existing
+            project = Project(project_id, name, domain_id or self.default_domain_id, rank)
             self.projects[project_id] = project
             return project
-
-    def ensure_project(self, project_id: str | None, name: str) -> Project:
-        """The project with this id (created with ``name`` if new), or the first one named ``name``."""
-        with self.lock:
-            if project_id is not None:
-                existing = self.projects.get(project_id)
-                return existing or self.add_project(project_id, name)
-            for project in self.projects.values():
-                if project.name == name:
-                    return project
-            return self.add_project(uuid.uuid4().hex, name)
 
     def add_user(
         self, domain_name: str, user_name: str, password: str, project_name: str, token_ttl: float | None
@@ -136,7 +136,8 @@ class EmulatorState:
             domain_id = self.domains.setdefault(domain_name, uuid.uuid4().hex)
             user = IamUser(domain_name, domain_id, user_name, uuid.uuid4().hex, password, token_ttl)
             self.users[(domain_name, user_name)] = user
-            self.ensure_project(None, project_name)
+            if not self.projects_named(project_name):
+                self.add_project(uuid.uuid4().hex, project_name, rank=PLACEHOLDER)
             return user
 
     def add_job(
@@ -159,7 +160,7 @@ class EmulatorState:
                 null_end_time=null_end_time,
             )
             if project_id not in self.projects:
-                self.add_project(project_id, project_name)
+                self.add_project(project_id, project_name, rank=IMPLICIT)
             self.jobs[(project_id, job_id)] = job
             return job
 
@@ -181,11 +182,19 @@ class EmulatorState:
         with self.lock:
             if project_id is not None:
                 return self.projects.get(project_id)
-            return next((p for p in self.projects.values() if p.name == name), None)
+            return next(iter(self.projects_named(name)), None)
 
     def projects_named(self, name: str | None) -> list[Project]:
+        """Projects called ``name`` (all names if ``None``), of the highest rank present per name."""
         with self.lock:
-            return [p for p in self.projects.values() if name is None or p.name == name]
+            best: dict[str, int] = {}
+            for project in self.projects.values():
+                best[project.name] = max(best.get(project.name, PLACEHOLDER), project.rank)
+            return [
+                p
+                for p in self.projects.values()
+                if (name is None or p.name == name) and p.rank == best[p.name]
+            ]
 
     def issue_token(self, user: IamUser, project: Project | None, ttl: float | None = None) -> IssuedToken:
         with self.lock:
