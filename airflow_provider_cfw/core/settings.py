@@ -5,7 +5,7 @@ Everything after this trusts the settings. Every error names the connection fiel
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -91,14 +91,18 @@ class CfwSettings:
         """Validate a connection's fields; hook arguments (keyword-only) take precedence over extras."""
         fields = _Fields(conn_id, extra)
         auth_type = fields.auth_type()
-        region = validate_region(region, "region") if region else fields.region()
-        project_id = validate_project_id(project_id, "project_id") if project_id else fields.project_id()
-        endpoint = fields.endpoint("endpoint")
+        region = validate_region(region, "region") if region else fields.validated("region", validate_region)
+        project_id = (
+            validate_project_id(project_id, "project_id")
+            if project_id
+            else fields.validated("project_id", validate_project_id)
+        )
+        endpoint = fields.validated("endpoint", validate_endpoint)
         if endpoint is None:
             if region is None:
                 raise fields.error("region", "a region such as 'cn-north-4' (or an 'endpoint' extra)")
             endpoint = endpoints.cfw_endpoint(region)
-        iam = fields.endpoint("iam_endpoint") or endpoints.iam_endpoint(region)
+        iam = fields.validated("iam_endpoint", validate_endpoint) or endpoints.iam_endpoint(region)
         common: dict[str, Any] = {
             "conn_id": conn_id,
             "auth_type": auth_type,
@@ -107,7 +111,7 @@ class CfwSettings:
             "region": region,
             "project_id": project_id,
             "verify": fields.verify(),
-            "proxy": fields.endpoint("proxy"),
+            "proxy": fields.validated("proxy", validate_endpoint),
             "timeout": _timeout(fields, timeout),
             "max_retries": _max_retries(fields, max_retries),
             "retry_backoff": fields.number("retry_backoff", DEFAULT_RETRY_BACKOFF, minimum=0.0),
@@ -140,8 +144,8 @@ class _Fields:
         self.conn_id = conn_id
         self.extra = extra
 
-    def error(self, name: str, expected: str, got: object = None, *, secret: bool = False) -> CfwConfigError:
-        shown = None if got is None else ("<hidden>" if secret else repr(got)[:80])
+    def error(self, name: str, expected: str, got: object = None) -> CfwConfigError:
+        shown = None if got is None else repr(got)[:80]
         return CfwConfigError(f"connection {self.conn_id!r} {name}", expected, got=shown)
 
     def auth_type(self) -> AuthType:
@@ -151,32 +155,17 @@ class _Fields:
         except ValueError:
             raise self.error("extra.auth_type", "one of 'aksk', 'password', 'token'", raw) from None
 
-    def region(self) -> str | None:
-        raw = self.extra.get("region")
-        if raw in (None, ""):
-            return None
-        try:
-            return validate_region(raw)
-        except CfwConfigError as err:
-            raise self.error("extra.region", err.expected, raw) from None
-
-    def project_id(self) -> str | None:
-        raw = self.extra.get("project_id")
-        if raw in (None, ""):
-            return None
-        try:
-            return validate_project_id(raw)
-        except CfwConfigError as err:
-            raise self.error("extra.project_id", err.expected, raw) from None
-
-    def endpoint(self, name: str) -> str | None:
+    def validated(self, name: str, validate: Callable[[object, str], str]) -> str | None:
+        """An optional extra run through one of the validators, its error renamed to the extra."""
         raw = self.extra.get(name)
         if raw in (None, ""):
             return None
         try:
-            return validate_endpoint(raw, name)
+            return validate(raw, name)
         except CfwConfigError as err:
-            raise CfwConfigError(f"connection {self.conn_id!r} extra.{name}", err.expected) from None
+            # A URL may carry user:password@: show the value only where it cannot.
+            got = None if name.endswith(("endpoint", "proxy")) else repr(raw)[:80]
+            raise CfwConfigError(f"connection {self.conn_id!r} extra.{name}", err.expected, got=got) from None
 
     def verify(self) -> bool | str:
         raw = self.extra.get("verify", True)

@@ -13,7 +13,6 @@ import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import TYPE_CHECKING
 
 import aiohttp
@@ -75,7 +74,9 @@ class SyncTransport:
         self._session.close()
 
 
-@lru_cache(maxsize=16)
+_SSL_CONTEXTS: dict[str, ssl.SSLContext] = {}
+
+
 def _ssl_context(cafile: str) -> ssl.SSLContext:
     try:
         return ssl.create_default_context(cafile=cafile)
@@ -138,8 +139,11 @@ class AsyncTransport:
         verify = self._settings.verify
         if isinstance(verify, bool):
             return verify
-        # Reading a CA bundle is file I/O: keep it off the event loop (once per path, then cached).
-        return await asyncio.to_thread(_ssl_context, verify)
+        context = _SSL_CONTEXTS.get(verify)
+        if context is None:
+            # Reading a CA bundle is file I/O: keep it off the event loop, once per path.
+            context = _SSL_CONTEXTS.setdefault(verify, await asyncio.to_thread(_ssl_context, verify))
+        return context
 
     async def send(self, request: HttpRequest) -> HttpResponse:
         ssl_option = await self._ssl()
