@@ -166,8 +166,9 @@ class CfwJobSensor(BaseSensorOperator):
             raise AirflowException(message)
         if not isinstance(event.get("job"), dict):
             raise AirflowException(f"CfwJobTrigger event for job {self.job_id} has no job: {event!r}")
-        result = self._check(CfwJob.from_dict(event["job"]))
-        if status != "success" or not isinstance(result, PokeReturnValue):
+        job = CfwJob.from_dict(event["job"])
+        expected = CfwJobStatus.SUCCESS if status == "success" else CfwJobStatus.FAILED
+        if job.status is not expected:
             raise AirflowException(f"CfwJobTrigger event does not match the job's status: {event!r}")
-        xcom: dict[str, Any] = result.xcom_value
-        return xcom
+        self._check(job)  # raises AirflowFailException for a failed job, as poke mode does
+        return job.to_dict()

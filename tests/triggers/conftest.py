@@ -1,0 +1,70 @@
+"""Fixtures shared by the sensor and trigger tests: an emulator and a connection pointing at it."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from airflow_provider_cfw.testing import CfwEmulator
+
+AK = "QTWAOYTTINDUT2QVKYUC"
+SK = "MFyfvK41ba2giqM7Uio6PznpdUKGpownRZlmVmHc"  # not a real key
+SECURITY_TOKEN = "tok-secret-9f0c"
+DOMAIN = "acme"
+USER = "airflow-bot"
+PASSWORD = "pw-Secret-7d1e"
+PROJECT = "0123456789abcdef0123456789abcdef"
+REGION = "cn-north-4"
+SECRETS = (SK, SECURITY_TOKEN, PASSWORD)
+
+ConnSetter = Callable[..., dict[str, Any]]
+
+
+@pytest.fixture
+def emu(cfw_emulator: CfwEmulator) -> CfwEmulator:
+    """The plugin's emulator, with one AK/SK, one IAM user and one project."""
+    cfw_emulator.add_aksk(AK, SK)
+    cfw_emulator.add_project(PROJECT, name=REGION)
+    cfw_emulator.add_iam_user(DOMAIN, USER, PASSWORD, project_name=REGION)
+    return cfw_emulator
+
+
+@pytest.fixture
+def set_conn(emu: CfwEmulator, monkeypatch: pytest.MonkeyPatch) -> ConnSetter:
+    """Point ``cfw_default`` (or another id) at the emulator; fast retries so fault tests stay quick."""
+
+    def _set(
+        conn_id: str = "cfw_default", *, auth: str = "aksk", password: str | None = None, **extra: Any
+    ) -> dict[str, Any]:
+        fields: dict[str, Any] = {
+            "region": REGION,
+            "project_id": PROJECT,
+            "endpoint": emu.url,
+            "iam_endpoint": emu.url,
+            "retry_backoff": 0.01,
+            **extra,
+        }
+        if auth == "password":
+            conn = {"conn_type": "huaweicloud_cfw", "login": USER, "password": password or PASSWORD}
+            fields.update(auth_type="password", domain_name=DOMAIN)
+        else:
+            conn = {"conn_type": "huaweicloud_cfw", "login": AK, "password": password or SK}
+        conn["extra"] = fields
+        monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps(conn))
+        return conn
+
+    return _set
+
+
+@pytest.fixture
+def conn(set_conn: ConnSetter) -> dict[str, Any]:
+    return set_conn()
+
+
+def assert_no_secrets(*values: object, extra: tuple[str, ...] = ()) -> None:
+    text = "\n".join(json.dumps(v, default=repr) if not isinstance(v, str) else v for v in values)
+    for secret in (*SECRETS, *extra):
+        assert secret not in text
