@@ -148,6 +148,12 @@ def test_transient_trouble_is_an_ordinary_exception(emu: Any, set_conn: Any) -> 
     assert "503" in str(info.value)
 
 
+def test_invalid_job_id_fails_before_any_request(emu: Any, conn: Any) -> None:
+    with pytest.raises(AirflowException, match="job_id"):
+        sensor("../../v3/other").poke(ctx())
+    assert emu.stats.total_requests == 0
+
+
 def test_transient_trouble_the_hook_rides_out(emu: Any, conn: Any) -> None:
     job_id = new_job_id()
     emu.add_job(PROJECT, job_id, statuses=["Success"])

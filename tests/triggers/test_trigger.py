@@ -196,7 +196,9 @@ async def test_connection_missing_is_an_error_event(monkeypatch: pytest.MonkeyPa
     assert "cfw_nowhere" in event["message"]
 
 
-async def test_token_expiry_mid_wait_fetches_one_more_token(emu: Any, set_conn: Any) -> None:
+async def test_token_expiry_mid_wait_fetches_one_more_token(
+    emu: Any, set_conn: Any, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
+) -> None:
     set_conn(auth="password")
     emu.token_ttl = 1.0
     job_id = new_job_id()
@@ -206,7 +208,8 @@ async def test_token_expiry_mid_wait_fetches_one_more_token(emu: Any, set_conn: 
     assert event["status"] == "success"
     assert emu.stats.tokens_issued == 2
     assert job_requests(emu, 401) == 0
-    assert_no_secrets(event, extra=tuple(emu.issued_tokens))
+    assert len(emu.issued_tokens) == 2
+    assert_no_secrets(event, capsys.readouterr().out, caplog.text, extra=tuple(emu.issued_tokens))
 
 
 async def test_cancelling_one_trigger_leaves_the_others_alone(
@@ -233,3 +236,26 @@ async def test_cancelling_one_trigger_leaves_the_others_alone(
     assert emu.stats.connections_open == 0
     unclosed = [r for r in caplog.records if "Unclosed" in r.getMessage()]
     assert unclosed == []
+
+
+async def test_a_restarted_trigger_picks_up_where_it_left_off(emu: Any, conn: dict[str, Any]) -> None:
+    # A triggerer restart: the running trigger is cancelled and rebuilt elsewhere from its kwargs.
+    job_id = new_job_id()
+    emu.add_job(PROJECT, job_id, statuses=[("Running", 0.4), ("Success", None)])
+    first = make_trigger(job_id, not_found_deadline=time.time() + 60)
+    task = asyncio.create_task(events_of(first))
+    await asyncio.sleep(POLL * 2)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    _classpath, kwargs = first.serialize()
+    (event,) = await events_of(CfwJobTrigger(**json.loads(json.dumps(kwargs))))
+    assert event["status"] == "success"
+
+
+async def test_invalid_job_id_is_an_error_event_without_a_request(emu: Any, conn: dict[str, Any]) -> None:
+    (event,) = await events_of(make_trigger("../../v3/other"))
+    assert event["status"] == "error"
+    assert "job_id" in event["message"]
+    assert event["retryable"] is False
+    assert emu.stats.total_requests == 0

@@ -62,7 +62,12 @@ async def test_a_thousand_triggers_share_one_pool_and_one_token(
     slow = [r.getMessage() for r in caplog.records if r.name == "asyncio" and "Executing" in r.getMessage()]
     ours = [m for m in slow if "airflow_provider_cfw" in m or "test_trigger_scale" in m]
     assert ours == [], ours
-    assert_no_secrets([events[0] for events in results], *(repr(t) for t in triggers))
+    assert_no_secrets(
+        [events[0] for events in results],
+        [t.serialize() for t in triggers],
+        *(repr(t) for t in triggers),
+        extra=tuple(emu.issued_tokens),
+    )
 
     requests = stats.total_requests
     print(
