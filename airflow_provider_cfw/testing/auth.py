@@ -95,7 +95,8 @@ def _check_signature(
         return _fail("aksk", "unknown_ak", f"ak {parsed.access} not exist")
     now = state.now()
     if key.locked_until > now:
-        return _fail("aksk", "ak_locked", "too many failed attempts, the access key is locked for 5 minutes")
+        minutes = max(1, round(state.lockout_seconds / 60))
+        return _fail("aksk", "ak_locked", f"too many failed attempts, the AK is locked for {minutes} minutes")
     failure = _verify_with_key(request, parsed, key.credentials.sk, key.credentials.security_token, now)
     if failure is None and key.expires_at is not None and now >= key.expires_at:
         failure = _fail("aksk", "expired_ak", "the temporary access key has expired")

@@ -2,31 +2,22 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import threading
 from collections.abc import Callable
 from types import TracebackType
-from typing import Any
-
-from aiohttp import web
+from typing import TYPE_CHECKING, Any
 
 from airflow_provider_cfw.testing.faults import Fault, FaultQueue
 from airflow_provider_cfw.testing.jobs import ScriptedJob, StatusScript
 from airflow_provider_cfw.testing.routes import EmulatorApp
+from airflow_provider_cfw.testing.server import LoopThread, start_site
 from airflow_provider_cfw.testing.state import DEFAULT_TOKEN_TTL, EmulatorState, IamUser, Project
 from airflow_provider_cfw.testing.stats import EmulatorStats, StatsRecorder
 
+if TYPE_CHECKING:
+    from aiohttp.web import AppRunner
+
 logger = logging.getLogger(__name__)
-
-
-def _cancel_leftovers(loop: asyncio.AbstractEventLoop) -> None:
-    # Handlers still sleeping on an injected delay outlive the shutdown grace: end them quietly.
-    pending = [task for task in asyncio.all_tasks(loop) if not task.done()]
-    for task in pending:
-        task.cancel()
-    if pending:
-        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
 
 
 class CfwEmulator:
@@ -71,10 +62,9 @@ class CfwEmulator:
         )
         self.faults = FaultQueue()
         self._stats = StatsRecorder(log_limit)
-        self._runner: web.AppRunner | None = None
+        self._runner: AppRunner | None = None
         self._port: int | None = None
-        self._thread: threading.Thread | None = None
-        self._thread_loop: asyncio.AbstractEventLoop | None = None
+        self._thread = LoopThread("cfw-emulator")
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -98,20 +88,14 @@ class CfwEmulator:
         if self._runner is not None:
             raise RuntimeError("the emulator is already running")
         app = EmulatorApp(self.state, self.faults, self._stats).build()
-        # A short shutdown grace: a test that stops the emulator must not wait on an injected delay.
-        runner = web.AppRunner(
-            app, access_log=None, keepalive_timeout=self._keepalive_timeout, shutdown_timeout=0.25
+        self._runner, self._port = await start_site(
+            app,
+            self.host,
+            self._requested_port,
+            stats=self._stats,
+            backlog=self._backlog,
+            keepalive_timeout=self._keepalive_timeout,
         )
-        await runner.setup()
-        self._count_connections(runner)
-        site = web.TCPSite(runner, self.host, self._requested_port, backlog=self._backlog)
-        try:
-            await site.start()
-        except BaseException:
-            await runner.cleanup()
-            raise
-        self._runner = runner
-        self._port = site.port
         logger.info("CFW emulator listening on %s", self.url)
         return self
 
@@ -122,70 +106,14 @@ class CfwEmulator:
             await runner.cleanup()
             logger.info("CFW emulator on port %s stopped", self._port)
 
-    def _count_connections(self, runner: web.AppRunner) -> None:
-        # Every accepted TCP connection gets one RequestHandler, which reports to the server's
-        # connection_made/connection_lost: counting there is exact under keep-alive.
-        server = runner.server
-        assert server is not None
-        made, lost = server.connection_made, server.connection_lost
-        stats = self._stats
-
-        def connection_made(handler: Any, transport: Any) -> None:
-            stats.connection_accepted()
-            made(handler, transport)
-
-        def connection_lost(handler: Any, exc: BaseException | None = None) -> None:
-            stats.connection_closed()
-            lost(handler, exc)
-
-        server.connection_made = connection_made  # type: ignore[method-assign]
-        server.connection_lost = connection_lost  # type: ignore[method-assign]
-
     def start(self, timeout: float = 10.0) -> CfwEmulator:
         """Start serving in a background thread with its own event loop; returns once it listens."""
-        if self._thread is not None:
-            raise RuntimeError("the emulator is already running")
-        ready = threading.Event()
-        failure: list[BaseException] = []
-        loop = asyncio.new_event_loop()
-
-        def run() -> None:
-            asyncio.set_event_loop(loop)
-            try:
-                loop.run_until_complete(self.astart())
-            except BaseException as err:
-                failure.append(err)
-                ready.set()
-                loop.close()
-                return
-            ready.set()
-            try:
-                loop.run_forever()
-            finally:
-                loop.run_until_complete(self.astop())
-                _cancel_leftovers(loop)
-                loop.close()
-
-        thread = threading.Thread(target=run, name="cfw-emulator", daemon=True)
-        thread.start()
-        if not ready.wait(timeout):
-            raise RuntimeError("the CFW emulator did not start in time")
-        if failure:
-            thread.join()
-            raise failure[0]
-        self._thread, self._thread_loop = thread, loop
+        self._thread.start(self.astart, self.astop, timeout)
         return self
 
     def stop(self, timeout: float = 10.0) -> None:
         """Stop the background thread started by :meth:`start` (idempotent)."""
-        thread, loop = self._thread, self._thread_loop
-        self._thread = self._thread_loop = None
-        if thread is None or loop is None:
-            return
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(timeout)
-        if thread.is_alive():
-            logger.warning("the CFW emulator thread did not stop within %s s", timeout)
+        self._thread.stop(timeout)
 
     def __enter__(self) -> CfwEmulator:
         return self.start()

@@ -61,9 +61,11 @@ class EmulatorApp:
 
     def build(self) -> web.Application:
         app = web.Application()
-        app.router.add_get("/v3/projects", self._route("iam.projects", self._projects))
+        # No implicit HEAD: it would advance poll scripts, and the gateway does not publish it.
+        app.router.add_get("/v3/projects", self._route("iam.projects", self._projects), allow_head=False)
         app.router.add_post("/v3/auth/tokens", self._route("iam.tokens", self._tokens))
-        app.router.add_get("/v3/{project_id}/jobs/{job_id}", self._route("cfw.job", self._job))
+        job = self._route("cfw.job", self._job)
+        app.router.add_get("/v3/{project_id}/jobs/{job_id}", job, allow_head=False)
         # Anything else gets the gateway's "no such API" answer, not aiohttp's plain-text 404/405.
         app.router.add_route("*", "/{tail:.*}", self._route("unknown", self._unknown))
         return app
@@ -143,7 +145,9 @@ class EmulatorApp:
             auth = payload["auth"]
             methods = auth["identity"]["methods"]
             user = auth["identity"]["password"]["user"]
-            domain_name, user_name, password = user["domain"]["name"], user["name"], user["password"]
+            domain = user["domain"]
+            domain_name = domain["name"] if "name" in domain else self.state.domain_name(domain["id"])
+            user_name, password = user["name"], user["password"]
             scope = auth.get("scope") or {}
         except (ValueError, KeyError, TypeError):
             return responses.keystone_error(400, "The request body is invalid."), "password", None

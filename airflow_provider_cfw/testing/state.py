@@ -171,6 +171,11 @@ class EmulatorState:
             job = self.jobs.get((project_id, job_id))
             return None if job is None else job.poll(self.now())
 
+    def domain_name(self, domain_id: str) -> str:
+        """The name of the domain with this id ("" if none: no user will match)."""
+        with self.lock:
+            return next((name for name, known in self.domains.items() if known == domain_id), "")
+
     def find_user(self, domain_name: str, user_name: str, password: str) -> IamUser | None:
         with self.lock:
             user = self.users.get((domain_name, user_name))

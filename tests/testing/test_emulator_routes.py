@@ -231,3 +231,19 @@ def test_job_created_project_wins_over_the_user_placeholder() -> None:
 def test_issue_token_helper(emu: CfwEmulator) -> None:
     token = emu.issue_token(DOMAIN, USER, PROJECT)
     assert requests.get(job_url(emu), headers={"X-Auth-Token": token}, timeout=10).status_code == 200
+
+
+def test_token_with_domain_by_id(emu: CfwEmulator) -> None:
+    domain_id = requests.post(f"{emu.url}/v3/auth/tokens", json=token_body(), timeout=10).json()["token"][
+        "user"
+    ]["domain"]["id"]
+    body = token_body()
+    body["auth"]["identity"]["password"]["user"]["domain"] = {"id": domain_id}  # type: ignore[index]
+    assert requests.post(f"{emu.url}/v3/auth/tokens", json=body, timeout=10).status_code == 201
+    body["auth"]["identity"]["password"]["user"]["domain"] = {"id": "0" * 32}  # type: ignore[index]
+    assert requests.post(f"{emu.url}/v3/auth/tokens", json=body, timeout=10).status_code == 401
+
+
+def test_head_is_not_an_api(emu: CfwEmulator) -> None:
+    assert requests.head(job_url(emu), timeout=10).status_code == 404
+    assert signed(job_url(emu)).send().json()["data"]["status"] == "Running"  # HEAD did not advance it
