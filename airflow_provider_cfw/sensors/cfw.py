@@ -164,9 +164,12 @@ class CfwJobSensor(BaseSensorOperator):
             if event.get("error_code") == JOB_NOT_FOUND_CODE:
                 raise AirflowFailException(message)
             raise AirflowException(message)
-        if not isinstance(event.get("job"), dict):
-            raise AirflowException(f"CfwJobTrigger event for job {self.job_id} has no job: {event!r}")
-        job = CfwJob.from_dict(event["job"])
+        try:
+            job = CfwJob.from_dict(event["job"])
+        except (KeyError, TypeError, ValueError) as err:
+            raise AirflowException(
+                f"CfwJobTrigger event for job {self.job_id} has no valid job: {event!r}"
+            ) from err
         expected = CfwJobStatus.SUCCESS if status == "success" else CfwJobStatus.FAILED
         if job.status is not expected:
             raise AirflowException(f"CfwJobTrigger event does not match the job's status: {event!r}")
