@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -120,9 +120,31 @@ class CfwJobSensor(BaseSensorOperator):
         if self._started_at is None:
             first = None
             if self.reschedule and not self.deferrable:
-                first = context["ti"].get_first_reschedule_date(context)
+                ti = context["ti"]
+                getter = getattr(ti, "get_first_reschedule_date", None)  # Airflow 3
+                first = getter(context) if getter else self._first_reschedule_date_airflow2(ti)
             self._started_at = first.timestamp() if first else time.time()
         return self._started_at
+
+    def _first_reschedule_date_airflow2(self, ti: Any) -> datetime | None:
+        # What Airflow 2's BaseSensorOperator.execute reads for its own timeout. If it cannot be read,
+        # the grace period restarts at each poke and the sensor's timeout ends the wait instead.
+        try:
+            from airflow.models.taskreschedule import TaskReschedule
+            from airflow.utils.session import create_session
+
+            first_try = (ti.max_tries or 0) - (self.retries or 0) + 1
+            with create_session() as session:
+                stmt = TaskReschedule.stmt_for_task_instance(  # type: ignore[call-arg]  # Airflow 2's
+                    ti, try_number=first_try, descending=False
+                )
+                first: datetime | None = session.scalar(
+                    stmt.with_only_columns(TaskReschedule.start_date).limit(1)
+                )
+                return first
+        except Exception:
+            self.log.warning("Could not read the first reschedule date", exc_info=True)
+            return None
 
     def execute(self, context: Context) -> Any:
         if not self.deferrable:

@@ -219,6 +219,15 @@ def test_reschedule_grace_period_counts_from_the_first_poke(emu: Any, conn: Any)
     assert sensor(job_id, mode="reschedule").poke(ctx(None)) is False
 
 
+def test_reschedule_without_get_first_reschedule_date_does_not_crash(emu: Any, conn: Any) -> None:
+    # Airflow 2's TaskInstance has no get_first_reschedule_date; the sensor reads the table instead,
+    # and if even that fails it counts the grace period from now rather than failing the poke.
+    class Airflow2TI:
+        max_tries = 0
+
+    assert sensor(new_job_id(), mode="reschedule").poke({"ti": Airflow2TI()}) is False
+
+
 # -- deferrable -------------------------------------------------------------------------------------
 
 
