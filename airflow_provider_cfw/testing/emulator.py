@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import ssl
 from collections.abc import Callable
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -38,6 +39,7 @@ class CfwEmulator:
     :param log_limit: request log entries kept in :attr:`stats`.
     :param backlog: TCP listen backlog.
     :param keepalive_timeout: seconds an idle keep-alive connection stays open.
+    :param ssl_context: serve HTTPS with this server context (to test clients' TLS settings).
     """
 
     def __init__(
@@ -52,11 +54,13 @@ class CfwEmulator:
         log_limit: int = 10_000,
         backlog: int = 2048,
         keepalive_timeout: float = 75.0,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         self.host = host
         self._requested_port = port
         self._backlog = backlog
         self._keepalive_timeout = keepalive_timeout
+        self._ssl_context = ssl_context
         self.state = EmulatorState(
             clock, token_ttl=token_ttl, lockout_threshold=lockout_threshold, lockout_seconds=lockout_seconds
         )
@@ -77,7 +81,8 @@ class CfwEmulator:
     @property
     def url(self) -> str:
         """Base URL for both CFW and IAM, e.g. ``http://127.0.0.1:PORT``."""
-        return f"http://{self.host}:{self.port}"
+        scheme = "https" if self._ssl_context is not None else "http"
+        return f"{scheme}://{self.host}:{self.port}"
 
     @property
     def running(self) -> bool:
@@ -95,6 +100,7 @@ class CfwEmulator:
             stats=self._stats,
             backlog=self._backlog,
             keepalive_timeout=self._keepalive_timeout,
+            ssl_context=self._ssl_context,
         )
         logger.info("CFW emulator listening on %s", self.url)
         return self

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 import threading
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -23,13 +24,14 @@ async def start_site(
     stats: StatsRecorder,
     backlog: int,
     keepalive_timeout: float,
+    ssl_context: ssl.SSLContext | None = None,
 ) -> tuple[web.AppRunner, int]:
     """Serve ``app`` on ``host:port`` (0: a free port); returns the runner and the bound port."""
     # A short shutdown grace: a test that stops the emulator must not wait on an injected delay.
     runner = web.AppRunner(app, access_log=None, keepalive_timeout=keepalive_timeout, shutdown_timeout=0.25)
     await runner.setup()
     _count_connections(runner, stats)
-    site = web.TCPSite(runner, host, port, backlog=backlog)
+    site = web.TCPSite(runner, host, port, backlog=backlog, ssl_context=ssl_context)
     try:
         await site.start()
     except BaseException:

@@ -1,0 +1,123 @@
+"""TLS settings against the emulator served over HTTPS with a throwaway CA."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import ipaddress
+import ssl
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from airflow_provider_cfw.core.errors import CfwConfigError, CfwConnectionError
+from airflow_provider_cfw.core.models import CfwJobStatus
+from airflow_provider_cfw.hooks.cfw import CfwHook
+from airflow_provider_cfw.testing import CfwEmulator
+from tests.triggers.conftest import AK, PROJECT, SK, ConnSetter
+
+
+def _write_ca_and_cert(directory: Path) -> tuple[Path, Path, Path]:
+    now = datetime.datetime.now(datetime.UTC)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "cfw-test-ca")])
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True
+        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]))
+        .issuer_name(ca_name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False
+        )
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
+    ca_path, cert_path, key_path = directory / "ca.pem", directory / "cert.pem", directory / "key.pem"
+    ca_path.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    return ca_path, cert_path, key_path
+
+
+@pytest.fixture
+def tls(tmp_path: Path) -> Iterator[tuple[CfwEmulator, Path]]:
+    ca, cert, key = _write_ca_and_cert(tmp_path)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    with CfwEmulator(ssl_context=context) as emulator:
+        emulator.add_aksk(AK, SK)
+        yield emulator, ca
+
+
+@pytest.fixture
+def emu(tls: tuple[CfwEmulator, Path]) -> CfwEmulator:
+    # set_conn points the connection at this fixture's emulator.
+    return tls[0]
+
+
+def test_ca_bundle_sync_and_async(tls: tuple[CfwEmulator, Path], set_conn: ConnSetter) -> None:
+    emu, ca = tls
+    assert emu.url.startswith("https://")
+    job_id = str(uuid.uuid4())
+    emu.add_job(PROJECT, job_id, ["Success"])
+    set_conn(verify=str(ca))
+    assert CfwHook().get_job(job_id).status is CfwJobStatus.SUCCESS
+    assert asyncio.run(CfwHook().aget_job(job_id)).status is CfwJobStatus.SUCCESS
+
+
+def test_untrusted_certificate_is_refused(tls: tuple[CfwEmulator, Path], set_conn: ConnSetter) -> None:
+    emu, _ = tls
+    set_conn()  # verify defaults to true: the system CAs do not know the test CA
+    with pytest.raises(CfwConnectionError):
+        CfwHook(max_retries=0).get_job(str(uuid.uuid4()))
+    with pytest.raises(CfwConnectionError):
+        asyncio.run(CfwHook(max_retries=0).aget_job(str(uuid.uuid4())))
+    assert emu.stats.total_requests == 0
+
+
+def test_verify_false(tls: tuple[CfwEmulator, Path], set_conn: ConnSetter) -> None:
+    emu, _ = tls
+    job_id = str(uuid.uuid4())
+    emu.add_job(PROJECT, job_id, ["Running"])
+    set_conn(verify="false")
+    assert CfwHook().get_job(job_id).status is CfwJobStatus.RUNNING
+    assert asyncio.run(CfwHook().aget_job(job_id)).status is CfwJobStatus.RUNNING
+
+
+def test_missing_ca_bundle(tls: tuple[CfwEmulator, Path], set_conn: ConnSetter, tmp_path: Path) -> None:
+    set_conn(verify=str(tmp_path / "nope.pem"))
+    with pytest.raises(CfwConfigError, match=r"extra\.verify"):
+        CfwHook().get_job(str(uuid.uuid4()))
+    with pytest.raises(CfwConfigError, match=r"extra\.verify"):
+        asyncio.run(CfwHook().aget_job(str(uuid.uuid4())))
