@@ -1,0 +1,60 @@
+"""One emulator and one Airflow stack for every end-to-end test (starting them costs ~20 s)."""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from tests.e2e.driver import E2eSession
+from tests.e2e.scenario import E2E_DAGS, EXAMPLE_DAGS, polls_until
+
+#: Jobs scripted by polls, so Airflow's start-up time does not eat into them. The worker pokes once
+#: before deferring, so a deferred wait's trigger sees the script from its second entry on.
+JOBS = {
+    "deferred_ok": polls_until("Success", 8),
+    "deferred_failed": polls_until("Failed", 2),
+    # Long enough to outlive a triggerer killed after the trigger's first poll (1 s apart).
+    "restart": polls_until("Success", 10),
+    "poke": polls_until("Success", 3),
+    "reschedule": polls_until("Success", 2),
+}
+#: Already done: began 100 s ago and ran for 42 s (the hook example branches on the duration).
+HOOK_JOB_DURATION = 42.0
+
+E2E_DAG_IDS = ["e2e_cfw_deferrable", "e2e_cfw_poke", "e2e_cfw_reschedule", "example_cfw_hook"]
+
+
+def job_id(name: str) -> str:
+    return f"e2e-{name}"
+
+
+@pytest.fixture(scope="session")
+def e2e() -> Iterator[E2eSession]:
+    jobs = [{"job_id": job_id(name), "statuses": statuses} for name, statuses in JOBS.items()]
+    jobs.append(
+        {
+            "job_id": job_id("hook_done"),
+            "statuses": [["Running", HOOK_JOB_DURATION], ["Success", None]],
+            "begin_time": time.time() - 100,
+        }
+    )
+    dag_files = [*sorted(E2E_DAGS.glob("*.py")), *sorted(EXAMPLE_DAGS.glob("example_*.py"))]
+    session = E2eSession(
+        dag_files,
+        E2E_DAG_IDS,
+        jobs,
+        # One worker slot: a task that runs while a sensor waits proves the sensor left the slot.
+        parallelism=1,
+        keep_home=bool(os.environ.get("CFW_E2E_KEEP")),
+    )
+    with session:
+        yield session
+
+
+@pytest.fixture
+def run_id(request: pytest.FixtureRequest) -> str:
+    return f"{request.node.name}-{uuid.uuid4().hex[:6]}"

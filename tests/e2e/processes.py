@@ -1,0 +1,153 @@
+"""Start and stop the stack's processes: each in its own process group, stopped by its id, never by name."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import signal
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import TypeVar
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+def free_port() -> int:
+    """A port nobody listens on right now on 127.0.0.1 (the OS picks it; the window to lose it is tiny)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def port_is_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+def wait_for(what: str, check: Callable[[], T | None], timeout: float, interval: float = 0.5) -> T:
+    """Poll ``check`` until it returns something truthy; bounded by ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}")
+        time.sleep(interval)
+
+
+def http_ok(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as resp:
+            return 200 <= resp.status < 300
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+class ManagedProcess:
+    """One long-running process with its output in a log file.
+
+    It runs in a new session, so it leads its own process group: the scheduler's LocalExecutor
+    workers and the task processes they fork stay in that group and are stopped with it.
+    """
+
+    def __init__(self, name: str, argv: Sequence[str], env: Mapping[str, str], log_path: Path) -> None:
+        self.name = name
+        self.argv = list(argv)
+        self.env = dict(env)
+        self.log_path = log_path
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.starts = 0
+
+    @property
+    def pid(self) -> int | None:
+        return self.proc.pid if self.proc else None
+
+    def start(self) -> None:
+        if self.running():
+            raise RuntimeError(f"{self.name} is already running (pid {self.pid})")
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        # Appending keeps the first life's lines when a process is restarted (the triggerer test).
+        with self.log_path.open("ab") as out:
+            out.write(f"\n===== start #{self.starts + 1}: {' '.join(self.argv)}\n".encode())
+            out.flush()
+            self.proc = subprocess.Popen(
+                self.argv,
+                env=self.env,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        self.starts += 1
+        log.info("started %s, pid %s", self.name, self.proc.pid)
+
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def _group_alive(self, pgid: int) -> bool:
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
+
+    def _signal_group(self, pgid: int, sig: signal.Signals) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pgid, sig)
+
+    def stop(self, grace: float = 15.0) -> None:
+        """SIGTERM the group, wait; SIGTERM again, wait; then SIGKILL whatever is left of the group."""
+        if self.proc is None:
+            return
+        pgid = self.proc.pid
+        for sig, wait in ((signal.SIGTERM, grace), (signal.SIGTERM, grace / 2), (signal.SIGKILL, 5.0)):
+            if not self._group_alive(pgid):
+                break
+            log.info("sending %s to %s (process group %s)", sig.name, self.name, pgid)
+            self._signal_group(pgid, sig)
+            deadline = time.monotonic() + wait
+            while time.monotonic() < deadline and self._group_alive(pgid):
+                # Reap the leader as soon as it exits, or it stays a zombie and the group looks alive.
+                self.proc.poll()
+                time.sleep(0.2)
+        self.proc.poll()
+        if self._group_alive(pgid):
+            log.warning("process group %s of %s is still alive after SIGKILL", pgid, self.name)
+
+    def kill(self) -> None:
+        """SIGKILL the whole group at once: a crash, with no chance to clean up."""
+        if self.proc is None:
+            return
+        pgid = self.proc.pid
+        self._signal_group(pgid, signal.SIGKILL)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.proc.wait(timeout=10)
+        wait_for(f"{self.name} group to die", lambda: not self._group_alive(pgid), 10, 0.1)
+
+    def tail(self, lines: int = 40) -> str:
+        try:
+            text = self.log_path.read_text(errors="replace")
+        except OSError:
+            return ""
+        return "\n".join(text.splitlines()[-lines:])
+
+    def log_text(self) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")
+        except OSError:
+            return ""

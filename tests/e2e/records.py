@@ -1,0 +1,224 @@
+"""Read Airflow's own records: the metadata database, opened read-only while the stack runs."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+
+def _ts(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    parsed = datetime.fromisoformat(value)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class TaskTry:
+    """One try of a task instance: the current row or a row of task_instance_history."""
+
+    task_id: str
+    try_number: int
+    state: str | None
+    start_date: datetime | None
+    end_date: datetime | None
+    max_tries: int
+    operator: str | None
+    trigger_id: int | None
+    next_method: str | None
+
+
+@dataclass(frozen=True)
+class TriggerRow:
+    id: int
+    classpath: str
+    triggerer_id: int | None
+    created_date: datetime | None
+
+
+@dataclass
+class Observation:
+    """What a sampler saw while a run was in flight (trigger rows vanish once their task resumes)."""
+
+    states: dict[str, list[str]] = field(default_factory=dict)
+    triggers: dict[int, TriggerRow] = field(default_factory=dict)
+    trigger_ids_by_task: dict[str, set[int]] = field(default_factory=dict)
+    triggerer_ids_by_trigger: dict[int, list[int]] = field(default_factory=dict)
+
+
+class Records:
+    def __init__(self, db_path: Path) -> None:
+        self.db_path = db_path
+
+    @contextlib.contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        # Read-only and short-lived: the scheduler and friends own the writes.
+        conn = sqlite3.connect(f"file:{self.db_path}?mode=ro", uri=True, timeout=10)
+        try:
+            yield conn
+        finally:
+            conn.close()
+
+    def _rows(self, sql: str, *params: Any) -> list[tuple[Any, ...]]:
+        if not self.db_path.exists():
+            return []
+        try:
+            with self._connect() as conn:
+                return conn.execute(sql, params).fetchall()
+        except sqlite3.OperationalError as err:
+            # Before `db migrate` finishes the tables may not exist yet; a busy database is retried.
+            if "no such table" in str(err) or "locked" in str(err):
+                return []
+            raise
+
+    def active_dag_ids(self) -> set[str]:
+        rows = self._rows(
+            "SELECT d.dag_id FROM dag d JOIN serialized_dag s ON s.dag_id = d.dag_id WHERE NOT d.is_stale"
+        )
+        return {r[0] for r in rows}
+
+    def import_errors(self) -> dict[str, str]:
+        return {r[0]: r[1] for r in self._rows("SELECT filename, stacktrace FROM import_error")}
+
+    def dag_run_state(self, dag_id: str, run_id: str) -> str | None:
+        rows = self._rows("SELECT state FROM dag_run WHERE dag_id = ? AND run_id = ?", dag_id, run_id)
+        return rows[0][0] if rows else None
+
+    def dag_run_times(self, dag_id: str, run_id: str) -> tuple[datetime | None, datetime | None]:
+        rows = self._rows(
+            "SELECT start_date, end_date FROM dag_run WHERE dag_id = ? AND run_id = ?", dag_id, run_id
+        )
+        return (_ts(rows[0][0]), _ts(rows[0][1])) if rows else (None, None)
+
+    _TRY_COLUMNS = (
+        "task_id, try_number, state, start_date, end_date, max_tries, operator, trigger_id, next_method"
+    )
+
+    def task_instances(self, dag_id: str, run_id: str) -> dict[str, TaskTry]:
+        rows = self._rows(
+            f"SELECT {self._TRY_COLUMNS} FROM task_instance WHERE dag_id = ? AND run_id = ? AND map_index = -1",
+            dag_id,
+            run_id,
+        )
+        return {r[0]: self._try(r) for r in rows}
+
+    def task_history(self, dag_id: str, run_id: str, task_id: str) -> list[TaskTry]:
+        """Earlier tries (Airflow moves a try here when the task is retried or cleared)."""
+        rows = self._rows(
+            f"SELECT {self._TRY_COLUMNS} FROM task_instance_history"
+            " WHERE dag_id = ? AND run_id = ? AND task_id = ? ORDER BY try_number",
+            dag_id,
+            run_id,
+            task_id,
+        )
+        return [self._try(r) for r in rows]
+
+    @staticmethod
+    def _try(r: tuple[Any, ...]) -> TaskTry:
+        return TaskTry(r[0], int(r[1]), r[2], _ts(r[3]), _ts(r[4]), int(r[5]), r[6], r[7], r[8])
+
+    def reschedules(self, dag_id: str, run_id: str, task_id: str) -> int:
+        rows = self._rows(
+            "SELECT COUNT(*) FROM task_reschedule tr JOIN task_instance ti ON ti.id = tr.ti_id"
+            " WHERE ti.dag_id = ? AND ti.run_id = ? AND ti.task_id = ?",
+            dag_id,
+            run_id,
+            task_id,
+        )
+        return int(rows[0][0]) if rows else 0
+
+    def xcom(self, dag_id: str, run_id: str, task_id: str, key: str = "return_value") -> Any:
+        rows = self._rows(
+            'SELECT value FROM xcom WHERE dag_id = ? AND run_id = ? AND task_id = ? AND "key" = ? AND map_index = -1',
+            dag_id,
+            run_id,
+            task_id,
+            key,
+        )
+        if not rows:
+            return None
+        value = rows[0][0]
+        return json.loads(value) if isinstance(value, str | bytes) else value
+
+    def triggers(self) -> dict[int, TriggerRow]:
+        rows = self._rows('SELECT id, classpath, triggerer_id, created_date FROM "trigger"')
+        return {r[0]: TriggerRow(r[0], r[1], r[2], _ts(r[3])) for r in rows}
+
+    def triggerer_jobs(self) -> dict[int, tuple[str | None, str | None]]:
+        """TriggererJob ids with (state, hostname)."""
+        rows = self._rows("SELECT id, state, hostname FROM job WHERE job_type = 'TriggererJob'")
+        return {r[0]: (r[1], r[2]) for r in rows}
+
+    def ti_trigger(self, dag_id: str, run_id: str, task_id: str) -> tuple[str | None, int | None]:
+        rows = self._rows(
+            "SELECT state, trigger_id FROM task_instance WHERE dag_id = ? AND run_id = ? AND task_id = ?",
+            dag_id,
+            run_id,
+            task_id,
+        )
+        return (rows[0][0], rows[0][1]) if rows else (None, None)
+
+
+class Sampler:
+    """Sample one DAG run's task states and trigger rows in a thread, so short-lived facts are kept."""
+
+    def __init__(self, records: Records, dag_id: str, run_id: str, interval: float = 0.25) -> None:
+        self.records = records
+        self.dag_id = dag_id
+        self.run_id = run_id
+        self.interval = interval
+        self.seen = Observation()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name=f"sampler-{run_id}", daemon=True)
+
+    def start(self) -> Sampler:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=5)
+
+    def __enter__(self) -> Sampler:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            with contextlib.suppress(sqlite3.Error):
+                self.sample()
+            self._stop.wait(self.interval)
+
+    def sample(self) -> None:
+        tis = self.records.task_instances(self.dag_id, self.run_id)
+        triggers = self.records.triggers()
+        for task_id, ti in tis.items():
+            states = self.seen.states.setdefault(task_id, [])
+            if ti.state and (not states or states[-1] != ti.state):
+                states.append(ti.state)
+            if ti.trigger_id is not None:
+                self.seen.trigger_ids_by_task.setdefault(task_id, set()).add(ti.trigger_id)
+                row = triggers.get(ti.trigger_id)
+                if row is not None:
+                    self.seen.triggers[row.id] = row
+                    owners = self.seen.triggerer_ids_by_trigger.setdefault(row.id, [])
+                    if row.triggerer_id is not None and (not owners or owners[-1] != row.triggerer_id):
+                        owners.append(row.triggerer_id)
+
+    def wait_until(self, what: str, predicate: Any, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while not predicate(self.seen):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}; saw {self.seen}")
+            time.sleep(self.interval)

@@ -1,0 +1,261 @@
+"""A real Airflow 3 stack on 127.0.0.1: api-server (execution API), scheduler, dag-processor, triggerer.
+
+LocalExecutor on SQLite in a throwaway AIRFLOW_HOME. Results are read back from Airflow's own records
+(the metadata database, read-only) and its logs, never from what the test itself believes happened.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from tests.e2e.processes import ManagedProcess, free_port, http_ok, port_is_free, wait_for
+from tests.e2e.records import Records
+
+log = logging.getLogger(__name__)
+
+FINISHED_RUN_STATES = frozenset({"success", "failed"})
+
+
+def _airflow_bin() -> str:
+    # The `airflow` script next to this interpreter: the venv the package is installed in.
+    candidate = Path(sys.executable).with_name("airflow")
+    return str(candidate) if candidate.exists() else "airflow"
+
+
+def _fernet_key() -> str:
+    # A real key, so trigger kwargs are encrypted at rest as in production.
+    return base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
+
+
+class AirflowStack:
+    """Own an AIRFLOW_HOME and the four Airflow processes that serve it.
+
+    :param home: an empty directory to become AIRFLOW_HOME.
+    :param dags_folder: the folder the dag-processor parses.
+    :param env: extra environment (connections, ``AIRFLOW__...`` overrides) for every process.
+    :param parallelism: ``core.parallelism``, the LocalExecutor's worker slots.
+    """
+
+    def __init__(
+        self, home: Path, dags_folder: Path, env: Mapping[str, str] | None = None, parallelism: int = 2
+    ) -> None:
+        self.home = home
+        self.dags_folder = dags_folder
+        self.api_port = free_port()
+        self.db_path = home / "airflow.db"
+        self.logs_dir = home / "logs"
+        self.process_logs = home / "process-logs"
+        self.env = self._build_env(env or {}, parallelism)
+        self.records = Records(self.db_path)
+        self.processes: dict[str, ManagedProcess] = {}
+        airflow = _airflow_bin()
+        commands = {
+            "api-server": [
+                airflow, "api-server", "--apps", "execution", "--host", "127.0.0.1",
+                "--port", str(self.api_port), "--workers", "1",
+            ],
+            "scheduler": [airflow, "scheduler", "--skip-serve-logs"],
+            "dag-processor": [airflow, "dag-processor"],
+            "triggerer": [airflow, "triggerer", "--skip-serve-logs"],
+        }  # fmt: skip
+        for name, argv in commands.items():
+            self.processes[name] = ManagedProcess(name, argv, self.env, self.process_logs / f"{name}.log")
+
+    def _build_env(self, extra: Mapping[str, str], parallelism: int) -> dict[str, str]:
+        # Start from the caller's environment without any AIRFLOW_* of theirs leaking in.
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}
+        env.update(
+            {
+                "AIRFLOW_HOME": str(self.home),
+                "AIRFLOW__CORE__DAGS_FOLDER": str(self.dags_folder),
+                "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+                "AIRFLOW__CORE__PARALLELISM": str(parallelism),
+                "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+                "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
+                "AIRFLOW__CORE__FERNET_KEY": _fernet_key(),
+                "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{self.api_port}/execution/",
+                "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{self.db_path}",
+                # 64+ bytes: the api-server signs task tokens with it and refuses short secrets.
+                "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_hex(64),
+                "AIRFLOW__API__SECRET_KEY": secrets.token_hex(32),
+                "AIRFLOW__WORKERS__MIN_HEARTBEAT_INTERVAL": "1",
+                # Faster turns of every loop: the defaults are tuned for production, not a test.
+                "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "1",
+                "AIRFLOW__SCHEDULER__JOB_HEARTBEAT_SEC": "1",
+                "AIRFLOW__TRIGGERER__JOB_HEARTBEAT_SEC": "1",
+                # A triggerer killed with SIGKILL never says goodbye: its triggers go to the next
+                # triggerer only once its heartbeat is this old.
+                "AIRFLOW__TRIGGERER__TRIGGERER_HEALTH_CHECK_THRESHOLD": "5",
+                "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
+                "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "30",
+                "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
+                "AIRFLOW__LOGGING__COLORED_CONSOLE_LOG": "False",
+            }
+        )
+        env.update(extra)
+        return env
+
+    # ---- lifecycle -------------------------------------------------------------------------
+
+    def migrate(self) -> None:
+        self.home.mkdir(parents=True, exist_ok=True)
+        self.process_logs.mkdir(parents=True, exist_ok=True)
+        out = self.process_logs / "db-migrate.log"
+        with out.open("wb") as fh:
+            result = subprocess.run(
+                [_airflow_bin(), "db", "migrate"],
+                env=self.env,
+                stdin=subprocess.DEVNULL,
+                stdout=fh,
+                stderr=subprocess.STDOUT,
+                timeout=180,
+                check=False,
+            )
+        if result.returncode != 0:
+            raise RuntimeError(f"airflow db migrate failed; see {out}:\n{out.read_text()[-3000:]}")
+
+    def start(self, timeout: float = 90.0) -> None:
+        """Migrate, then start all four at once (none needs another to boot) and wait for the api-server.
+
+        Tasks and the triggerer call the api-server's execution API only once work arrives, which
+        cannot happen before the dag-processor has parsed the DAGs and the api-server is healthy.
+        """
+        if not port_is_free(self.api_port):
+            raise RuntimeError(f"port {self.api_port} was taken between choosing and starting; retry")
+        self.migrate()
+        for name in ("api-server", "dag-processor", "scheduler", "triggerer"):
+            self.processes[name].start()
+        health = f"http://127.0.0.1:{self.api_port}/execution/health"
+        self._wait_alive("api-server", lambda: http_ok(health), timeout)
+
+    def _wait_alive(self, name: str, check: Any, timeout: float) -> None:
+        proc = self.processes[name]
+
+        def ready() -> bool:
+            if not proc.running():
+                raise RuntimeError(f"{name} exited early; last lines:\n{proc.tail()}")
+            return bool(check())
+
+        wait_for(name, ready, timeout)
+
+    def stop(self) -> None:
+        """Stop everything this stack started, the scheduler (and its workers) first."""
+        for name in ("scheduler", "triggerer", "dag-processor", "api-server"):
+            try:
+                self.processes[name].stop()
+            except Exception:  # one stubborn process must not keep the others running
+                log.exception("stopping %s failed", name)
+
+    def check_alive(self) -> None:
+        for name, proc in self.processes.items():
+            if proc.starts and not proc.running():
+                raise RuntimeError(f"{name} died; last lines:\n{proc.tail()}")
+
+    # ---- driving DAGs ------------------------------------------------------------------------
+
+    def wait_for_dags(self, dag_ids: Iterable[str], timeout: float = 60.0) -> None:
+        wanted = set(dag_ids)
+
+        def parsed() -> bool:
+            self.check_alive()
+            errors = self.records.import_errors()
+            if errors:
+                raise RuntimeError(f"DAG import errors: {errors}")
+            return wanted <= self.records.active_dag_ids()
+
+        wait_for(f"DAGs {sorted(wanted)} to be parsed", parsed, timeout)
+
+    def airflow(self, *args: str, timeout: float = 120.0) -> str:
+        """Run an ``airflow`` CLI command against this home; return its stdout."""
+        result = subprocess.run(
+            [_airflow_bin(), *args],
+            env=self.env,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+        if result.returncode != 0:
+            raise RuntimeError(f"airflow {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
+        return result.stdout
+
+    def trigger(self, dag_id: str, run_id: str, conf: Mapping[str, Any] | None = None) -> None:
+        self.trigger_many([(dag_id, run_id, conf or {})])
+
+    def trigger_many(
+        self, runs: Iterable[tuple[str, str, Mapping[str, Any]]], timeout: float = 120.0
+    ) -> None:
+        """``airflow dags trigger`` for each run, the CLI processes side by side (each takes seconds
+        just to import Airflow)."""
+        started = []
+        for dag_id, run_id, conf in runs:
+            argv = [_airflow_bin(), "dags", "trigger", dag_id, "--run-id", run_id, "--conf", json.dumps(conf)]
+            proc = subprocess.Popen(
+                argv, env=self.env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+            )
+            started.append((argv, proc))
+        failures = []
+        for argv, proc in started:
+            try:
+                out, _ = proc.communicate(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                out, _ = proc.communicate()
+            if proc.returncode != 0:
+                failures.append(
+                    f"{' '.join(argv[1:4])} exited {proc.returncode}:\n{out.decode(errors='replace')}"
+                )
+        if failures:
+            raise RuntimeError("\n".join(failures))
+
+    def wait_for_run(self, dag_id: str, run_id: str, timeout: float = 120.0) -> str:
+        def finished() -> str | None:
+            self.check_alive()
+            state = self.records.dag_run_state(dag_id, run_id)
+            return state if state in FINISHED_RUN_STATES else None
+
+        return wait_for(f"run {dag_id}/{run_id} to finish", finished, timeout, interval=0.5)
+
+    def _task_log_folder(self, dag_id: str, run_id: str, task_id: str) -> Path:
+        return self.logs_dir / f"dag_id={dag_id}" / f"run_id={run_id}" / f"task_id={task_id}"
+
+    def trigger_logs(self, dag_id: str, run_id: str, task_id: str, try_number: int = 1) -> dict[int, str]:
+        """Trigger logs of one try, by triggerer job id: the triggerer writes
+        ``attempt=N.log.trigger.<triggerer job id>.log`` next to the task's own log."""
+        folder = self._task_log_folder(dag_id, run_id, task_id)
+        logs = {}
+        for path in folder.glob(f"attempt={try_number}.log.trigger.*.log"):
+            job_id = path.name.removeprefix(f"attempt={try_number}.log.trigger.").removesuffix(".log")
+            logs[int(job_id)] = path.read_text(errors="replace")
+        return logs
+
+    def task_log(self, dag_id: str, run_id: str, task_id: str, try_number: int = 1) -> str:
+        """The task's log file plus any trigger log the triggerer wrote next to it."""
+        folder = self._task_log_folder(dag_id, run_id, task_id)
+        texts = []
+        for path in sorted(folder.glob(f"attempt={try_number}.log*")):
+            texts.append(f"--- {path.name}\n{path.read_text(errors='replace')}")
+        return "\n".join(texts)
+
+    @staticmethod
+    def copy_dags(sources: Iterable[Path], folder: Path) -> Path:
+        """Copy DAG files into ``folder``: the dag-processor then parses exactly these, and no
+        bytecode or stray file lands in the checkout."""
+        folder.mkdir(parents=True, exist_ok=True)
+        for source in sources:
+            shutil.copy2(source, folder / source.name)
+        return folder
+
+    def cleanup(self) -> None:
+        shutil.rmtree(self.home, ignore_errors=True)

@@ -1,0 +1,39 @@
+"""The sensor waiting on a worker: poke keeps the slot, reschedule gives it back between pokes."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.e2e.conftest import JOBS, job_id
+from tests.e2e.driver import E2eSession
+
+pytestmark = pytest.mark.e2e
+
+
+def test_poke_mode_succeeds(e2e: E2eSession, run_id: str) -> None:
+    dag_id, job = "e2e_cfw_poke", job_id("poke")
+    result = e2e.run(dag_id, run_id, {"job_id": job})
+    why = e2e.diagnose(dag_id, run_id)
+    assert result.state == "success", why
+    wait = result.tasks["wait"]
+    assert (wait.state, wait.try_number) == ("success", 1), why
+    assert not {"deferred", "up_for_reschedule"} & set(result.seen.states["wait"]), result.seen
+    xcom = e2e.airflow.records.xcom(dag_id, run_id, "wait")
+    assert (xcom["id"], xcom["status"]) == (job, "Success")
+    assert e2e.polls(job) == len(JOBS["poke"])
+
+
+def test_reschedule_mode_succeeds(e2e: E2eSession, run_id: str) -> None:
+    dag_id, job = "e2e_cfw_reschedule", job_id("reschedule")
+    result = e2e.run(dag_id, run_id, {"job_id": job})
+    why = e2e.diagnose(dag_id, run_id)
+    assert result.state == "success", why
+    wait = result.tasks["wait"]
+    assert (wait.state, wait.try_number) == ("success", 1), why
+    assert "deferred" not in result.seen.states["wait"], result.seen
+    # Each Running answer gave the slot back: one reschedule per Running poll.
+    running_polls = len(JOBS["reschedule"]) - 1
+    assert e2e.airflow.records.reschedules(dag_id, run_id, "wait") == running_polls, why
+    xcom = e2e.airflow.records.xcom(dag_id, run_id, "wait")
+    assert (xcom["id"], xcom["status"]) == (job, "Success")
+    assert e2e.polls(job) == len(JOBS["reschedule"])
