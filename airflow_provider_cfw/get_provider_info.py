@@ -10,7 +10,10 @@ __version__ = "0.1.0"
 #: Shared by the hook's ``get_ui_field_behaviour`` (older Airflow) and ``conn-fields`` (Airflow 3.2+).
 UI_FIELD_BEHAVIOUR: dict[str, Any] = {
     "hidden-fields": ["schema", "port", "host"],
-    "relabeling": {"login": "Access Key (AK) / IAM user name", "password": "Secret Key (SK) / password / token"},
+    "relabeling": {
+        "login": "Access Key (AK) / IAM user name",
+        "password": "Secret Key (SK) / password / token",
+    },
     "placeholders": {
         "login": "AK, or the IAM user name when auth_type is 'password'",
         "password": "SK, the IAM user's password, or an IAM token (auth_type 'token')",
