@@ -15,7 +15,7 @@ from airflow_provider_cfw.core.errors import CfwAuthError, CfwConfigError, CfwJo
 from airflow_provider_cfw.core.models import CfwJobStatus
 from airflow_provider_cfw.hooks.cfw import CfwHook
 from airflow_provider_cfw.testing import CfwEmulator
-from tests.triggers.conftest import DOMAIN, PASSWORD, PROJECT, REGION, USER, ConnSetter
+from tests.conftest import DOMAIN, PASSWORD, PROJECT, REGION, USER, ConnSetter
 
 
 def new_job(emu: CfwEmulator, *statuses: str, **kwargs: Any) -> str:

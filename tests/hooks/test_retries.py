@@ -20,7 +20,7 @@ from airflow_provider_cfw.core.errors import (
 from airflow_provider_cfw.core.models import CfwJobStatus
 from airflow_provider_cfw.hooks.cfw import CfwHook
 from airflow_provider_cfw.testing import CfwEmulator
-from tests.triggers.conftest import PROJECT
+from tests.conftest import PROJECT
 
 # (fault kind, fault parameters): each is transient, so one of them is ridden out with one retry.
 TRANSIENT = [

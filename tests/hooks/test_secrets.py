@@ -12,7 +12,7 @@ from airflow_provider_cfw.core.errors import CfwError
 from airflow_provider_cfw.core.iam import TOKENS
 from airflow_provider_cfw.hooks.cfw import CfwHook
 from airflow_provider_cfw.testing import CfwEmulator
-from tests.triggers.conftest import PASSWORD, PROJECT, SECRETS, ConnSetter
+from tests.conftest import PASSWORD, PROJECT, SECRETS, ConnSetter
 
 
 async def test_secrets_scan_of_debug_logs_and_errors(

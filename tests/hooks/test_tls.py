@@ -20,7 +20,7 @@ from airflow_provider_cfw.core.errors import CfwConfigError, CfwConnectionError
 from airflow_provider_cfw.core.models import CfwJobStatus
 from airflow_provider_cfw.hooks.cfw import CfwHook
 from airflow_provider_cfw.testing import CfwEmulator
-from tests.triggers.conftest import AK, PROJECT, SK, ConnSetter
+from tests.conftest import AK, PROJECT, SK, ConnSetter
 
 
 def _write_ca_and_cert(directory: Path) -> tuple[Path, Path, Path]:

@@ -19,7 +19,7 @@ from airflow.providers.common.compat.sdk import (
 
 from airflow_provider_cfw.sensors.cfw import CfwJobSensor
 from airflow_provider_cfw.triggers.cfw import CfwJobTrigger
-from tests.triggers.conftest import PROJECT, assert_no_secrets
+from tests.conftest import PROJECT, assert_no_secrets
 
 
 class FakeTI:

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from airflow_provider_cfw.triggers.cfw import CfwJobTrigger
-from tests.triggers.conftest import PROJECT, SK, assert_no_secrets
+from tests.conftest import PROJECT, SK, assert_no_secrets
 
 POLL = 0.05
 

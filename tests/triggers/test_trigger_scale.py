@@ -12,7 +12,7 @@ import pytest
 
 from airflow_provider_cfw.core.transport import DEFAULT_POOL_SIZE
 from airflow_provider_cfw.triggers.cfw import CfwJobTrigger
-from tests.triggers.conftest import PROJECT, assert_no_secrets
+from tests.conftest import PROJECT, assert_no_secrets
 
 N_TRIGGERS = 1_000
 POLLS_PER_JOB = 3

@@ -1,4 +1,4 @@
-"""Fixtures shared by the sensor and trigger tests: an emulator and a connection pointing at it."""
+"""Fixtures shared by the hook, sensor and trigger tests: an emulator and a connection pointing at it."""
 
 from __future__ import annotations
 
