@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -56,6 +57,13 @@ def http_ok(url: str) -> bool:
         return False
 
 
+def _orphan_guard() -> list[str]:
+    """A prefix that SIGTERMs the process if the Python process that started it dies (even by SIGKILL),
+    so an interrupted test run cannot leave a scheduler behind. ``setpriv`` is in util-linux."""
+    setpriv = shutil.which("setpriv")
+    return [setpriv, "--pdeathsig", "TERM", "--"] if setpriv else []
+
+
 class ManagedProcess:
     """One long-running process with its output in a log file.
 
@@ -84,7 +92,7 @@ class ManagedProcess:
             out.write(f"\n===== start #{self.starts + 1}: {' '.join(self.argv)}\n".encode())
             out.flush()
             self.proc = subprocess.Popen(
-                self.argv,
+                [*_orphan_guard(), *self.argv],
                 env=self.env,
                 stdin=subprocess.DEVNULL,
                 stdout=out,
@@ -97,7 +105,8 @@ class ManagedProcess:
     def running(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
 
-    def _group_alive(self, pgid: int) -> bool:
+    @staticmethod
+    def group_alive(pgid: int) -> bool:
         try:
             os.killpg(pgid, 0)
         except ProcessLookupError:
@@ -106,38 +115,24 @@ class ManagedProcess:
             return True
         return True
 
-    def _signal_group(self, pgid: int, sig: signal.Signals) -> None:
+    @staticmethod
+    def signal_group(pgid: int, sig: signal.Signals) -> None:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(pgid, sig)
 
     def stop(self, grace: float = 15.0) -> None:
         """SIGTERM the group, wait; SIGTERM again, wait; then SIGKILL whatever is left of the group."""
-        if self.proc is None:
-            return
-        pgid = self.proc.pid
-        for sig, wait in ((signal.SIGTERM, grace), (signal.SIGTERM, grace / 2), (signal.SIGKILL, 5.0)):
-            if not self._group_alive(pgid):
-                break
-            log.info("sending %s to %s (process group %s)", sig.name, self.name, pgid)
-            self._signal_group(pgid, sig)
-            deadline = time.monotonic() + wait
-            while time.monotonic() < deadline and self._group_alive(pgid):
-                # Reap the leader as soon as it exits, or it stays a zombie and the group looks alive.
-                self.proc.poll()
-                time.sleep(0.2)
-        self.proc.poll()
-        if self._group_alive(pgid):
-            log.warning("process group %s of %s is still alive after SIGKILL", pgid, self.name)
+        stop_all([self], grace)
 
     def kill(self) -> None:
         """SIGKILL the whole group at once: a crash, with no chance to clean up."""
         if self.proc is None:
             return
         pgid = self.proc.pid
-        self._signal_group(pgid, signal.SIGKILL)
+        self.signal_group(pgid, signal.SIGKILL)
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.proc.wait(timeout=10)
-        wait_for(f"{self.name} group to die", lambda: not self._group_alive(pgid), 10, 0.1)
+        wait_for(f"{self.name} group to die", lambda: not self.group_alive(pgid), 10, 0.1)
 
     def tail(self, lines: int = 40) -> str:
         try:
@@ -151,3 +146,31 @@ class ManagedProcess:
             return self.log_path.read_text(errors="replace")
         except OSError:
             return ""
+
+
+def stop_all(processes: Sequence[ManagedProcess], grace: float = 15.0) -> None:
+    """Stop several processes side by side: SIGTERM every group, wait up to ``grace``; SIGTERM the
+    survivors again, wait half as long; then SIGKILL what is left. Each group is addressed by the id of
+    the process that leads it, never by name."""
+    groups = {p.proc.pid: p for p in processes if p.proc is not None}
+    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGTERM, grace / 2), (signal.SIGKILL, 5.0)):
+        alive = {pgid: p for pgid, p in groups.items() if ManagedProcess.group_alive(pgid)}
+        if not alive:
+            break
+        for pgid, proc in alive.items():
+            log.info("sending %s to %s (process group %s)", sig.name, proc.name, pgid)
+            ManagedProcess.signal_group(pgid, sig)
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline and any(ManagedProcess.group_alive(g) for g in alive):
+            for proc in alive.values():
+                # Reap each leader as soon as it exits, or it stays a zombie and its group looks alive.
+                if proc.proc is not None:
+                    proc.proc.poll()
+            time.sleep(0.2)
+    for pgid, proc in groups.items():
+        if proc.proc is not None:
+            proc.proc.poll()
+        if ManagedProcess.group_alive(pgid):
+            log.warning("process group %s of %s is still alive after SIGKILL", pgid, proc.name)
+        else:
+            log.info("%s stopped (exit code %s)", proc.name, proc.proc.returncode if proc.proc else None)

@@ -135,6 +135,20 @@ class Records:
         )
         return int(rows[0][0]) if rows else 0
 
+    def first_start(self, dag_id: str, run_id: str, task_id: str) -> datetime | None:
+        """When the task's current try first started: a rescheduled sensor's start_date is its last
+        poke's, so the earliest reschedule row counts too."""
+        rows = self._rows(
+            "SELECT MIN(tr.start_date) FROM task_reschedule tr JOIN task_instance ti ON ti.id = tr.ti_id"
+            " WHERE ti.dag_id = ? AND ti.run_id = ? AND ti.task_id = ?",
+            dag_id,
+            run_id,
+            task_id,
+        )
+        ti = self.task_instances(dag_id, run_id).get(task_id)
+        starts = [t for t in (_ts(rows[0][0]) if rows else None, ti.start_date if ti else None) if t]
+        return min(starts) if starts else None
+
     def xcom(self, dag_id: str, run_id: str, task_id: str, key: str = "return_value") -> Any:
         rows = self._rows(
             'SELECT value FROM xcom WHERE dag_id = ? AND run_id = ? AND task_id = ? AND "key" = ? AND map_index = -1',

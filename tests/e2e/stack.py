@@ -18,12 +18,13 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from tests.e2e.processes import ManagedProcess, free_port, http_ok, port_is_free, wait_for
+from tests.e2e.processes import ManagedProcess, free_port, http_ok, port_is_free, stop_all, wait_for
 from tests.e2e.records import Records
 
 log = logging.getLogger(__name__)
 
 FINISHED_RUN_STATES = frozenset({"success", "failed"})
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def _airflow_bin() -> str:
@@ -149,12 +150,8 @@ class AirflowStack:
         wait_for(name, ready, timeout)
 
     def stop(self) -> None:
-        """Stop everything this stack started, the scheduler (and its workers) first."""
-        for name in ("scheduler", "triggerer", "dag-processor", "api-server"):
-            try:
-                self.processes[name].stop()
-            except Exception:  # one stubborn process must not keep the others running
-                log.exception("stopping %s failed", name)
+        """Stop everything this stack started, all four side by side (the scheduler with its workers)."""
+        stop_all(list(self.processes.values()))
 
     def check_alive(self) -> None:
         for name, proc in self.processes.items():
@@ -196,28 +193,20 @@ class AirflowStack:
     def trigger_many(
         self, runs: Iterable[tuple[str, str, Mapping[str, Any]]], timeout: float = 120.0
     ) -> None:
-        """``airflow dags trigger`` for each run, the CLI processes side by side (each takes seconds
-        just to import Airflow)."""
-        started = []
-        for dag_id, run_id, conf in runs:
-            argv = [_airflow_bin(), "dags", "trigger", dag_id, "--run-id", run_id, "--conf", json.dumps(conf)]
-            proc = subprocess.Popen(
-                argv, env=self.env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
-            )
-            started.append((argv, proc))
-        failures = []
-        for argv, proc in started:
-            try:
-                out, _ = proc.communicate(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                out, _ = proc.communicate()
-            if proc.returncode != 0:
-                failures.append(
-                    f"{' '.join(argv[1:4])} exited {proc.returncode}:\n{out.decode(errors='replace')}"
-                )
-        if failures:
-            raise RuntimeError("\n".join(failures))
+        """``airflow dags trigger`` for each run, through the CLI's own parser, in one process."""
+        payload = json.dumps([[dag_id, run_id, dict(conf)] for dag_id, run_id, conf in runs])
+        result = subprocess.run(
+            [sys.executable, "-m", "tests.e2e.trigger_runs", payload],
+            cwd=REPO_ROOT,
+            env=self.env,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+        if result.returncode != 0:
+            raise RuntimeError(f"triggering {payload} failed:\n{result.stdout}\n{result.stderr[-3000:]}")
 
     def wait_for_run(self, dag_id: str, run_id: str, timeout: float = 120.0) -> str:
         def finished() -> str | None:

@@ -1,0 +1,178 @@
+"""``make demo``: the example DAGs on a real Airflow stack against the local CFW emulator.
+
+Starts the emulator from a config file with scripted jobs (fake, per-run credentials), a throwaway
+AIRFLOW_HOME (SQLite, LocalExecutor), the api-server (execution API), scheduler, dag-processor and
+triggerer on 127.0.0.1; triggers the example DAGs; prints where each wait ran and how it ended; stops
+everything it started. Exits 0 only if every outcome was the expected one (the failed job's run is
+expected to fail).
+
+    python -m tests.e2e.demo [--keep] [--timeout SECONDS]
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import time
+from types import FrameType
+
+from tests.e2e.driver import E2eSession
+from tests.e2e.scenario import EXAMPLE_DAGS, polls_until
+from tests.e2e.summary import Expectation, Row, make_row, render
+
+SENSOR_DAG = "example_cfw_job_sensor"
+DEFERRABLE_DAG = "example_cfw_job_sensor_deferrable"
+HOOK_DAG = "example_cfw_hook"
+
+#: Poll-scripted jobs, so the stack's start-up time does not count. The sensors poll every 10 s.
+JOBS = {
+    "demo-job-succeeds": polls_until("Success", 2),
+    "demo-job-fails": polls_until("Failed", 1),
+    # Polled by both tasks of the sensor DAG (poke every 10 s, reschedule every 30 s).
+    "demo-job-worker": polls_until("Success", 3),
+}
+#: Already finished when the demo starts: it ran for 95 s, which the hook DAG calls fast (< 300 s).
+FINISHED_JOB = "demo-job-finished"
+FINISHED_JOB_SECONDS = 95.0
+
+RUNS = [
+    ("demo-succeeds", DEFERRABLE_DAG, "demo-job-succeeds"),
+    ("demo-fails", DEFERRABLE_DAG, "demo-job-fails"),
+    ("demo-worker", SENSOR_DAG, "demo-job-worker"),
+    ("demo-hook", HOOK_DAG, FINISHED_JOB),
+]
+#: The run each expectation belongs to, and what it must end as.
+EXPECTED = {
+    "demo-succeeds": [Expectation(DEFERRABLE_DAG, "wait_for_job", "deferrable", "demo-job-succeeds", "success", "triggerer")],
+    "demo-fails": [
+        Expectation(DEFERRABLE_DAG, "wait_for_job", "deferrable", "demo-job-fails", "failed", "triggerer",
+                    "(job Failed: no retry)"),
+    ],
+    "demo-worker": [
+        Expectation(SENSOR_DAG, "wait_for_job", "poke", "demo-job-worker", "success", "worker", "*"),
+        Expectation(SENSOR_DAG, "wait_for_job_reschedule", "reschedule", "demo-job-worker", "success",
+                    "worker (reschedule)", "*"),
+    ],
+    "demo-hook": [
+        Expectation(HOOK_DAG, "read_job", "hook", FINISHED_JOB, "success", "worker"),
+        Expectation(HOOK_DAG, "job_was_fast", "hook", FINISHED_JOB, "success", "worker", "(branch: 95 s < 300 s)"),
+    ],
+}  # fmt: skip
+
+
+def say(began: float, message: str) -> None:
+    print(f"[{time.monotonic() - began:6.1f}s] {message}", flush=True)
+
+
+def _terminate(signum: int, frame: FrameType | None) -> None:
+    # Turn SIGTERM into the same unwinding as Ctrl-C, so every process still gets stopped.
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m tests.e2e.demo", description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--keep", action="store_true", help="keep the AIRFLOW_HOME (logs, database) afterwards"
+    )
+    parser.add_argument("--timeout", type=float, default=150.0, help="seconds to wait for the runs (150)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log what the harness does")
+    parser.add_argument("--parallelism", type=int, default=2, help="LocalExecutor worker slots (2)")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    signal.signal(signal.SIGTERM, _terminate)
+    began = time.monotonic()
+    jobs: list[dict[str, object]] = [{"job_id": job, "statuses": script} for job, script in JOBS.items()]
+    jobs.append(
+        {
+            "job_id": FINISHED_JOB,
+            "statuses": [["Running", FINISHED_JOB_SECONDS], ["Success", None]],
+            "begin_time": time.time() - 2 * FINISHED_JOB_SECONDS,
+        }
+    )
+    session = E2eSession(
+        sorted(EXAMPLE_DAGS.glob("example_*.py")),
+        [SENSOR_DAG, DEFERRABLE_DAG, HOOK_DAG],
+        jobs,
+        parallelism=args.parallelism,
+        keep_home=args.keep,
+    )
+    rows: list[Row] = []
+    try:
+        say(began, f"emulator config {session.config_path} ({len(jobs)} scripted jobs, fake AK/SK)")
+        session.start()
+        stack = session.airflow
+        assert session.emulator is not None
+        say(began, f"CFW emulator on {session.emulator.url}; AIRFLOW_CONN_CFW_DEFAULT points at it")
+        say(
+            began,
+            f"Airflow ready: api-server (--apps execution) on 127.0.0.1:{stack.api_port}, scheduler, "
+            f"dag-processor, triggerer; LocalExecutor x{args.parallelism}, SQLite in {stack.home}",
+        )
+        launches = session.launch([(dag_id, run_id, {"job_id": job}) for run_id, dag_id, job in RUNS])
+        say(
+            began,
+            f"triggered {len(launches)} runs of the example DAGs; waiting (at most {args.timeout:.0f} s)",
+        )
+        results = session.wait(launches, timeout=args.timeout)
+        say(began, "all runs finished")
+        for result in results:
+            for expected in EXPECTED[result.run_id]:
+                logs = list(stack.trigger_logs(result.dag_id, result.run_id, expected.task_id))
+                first_start = stack.records.first_start(result.dag_id, result.run_id, expected.task_id)
+                rows.append(make_row(expected, result, logs, session.polls(expected.job_id), first_start))
+            state = result.state
+            wanted = "failed" if result.run_id == "demo-fails" else "success"
+            if state != wanted:
+                rows.append(
+                    Row(
+                        Expectation(result.dag_id, "(the run)", "-", "-", wanted, "-"),
+                        "-",
+                        state or "none",
+                        "-",
+                        0,
+                        None,
+                    )
+                )
+    except KeyboardInterrupt:
+        print("\ninterrupted; stopping everything", flush=True)
+        return 130
+    except Exception as err:
+        print(f"\ndemo failed: {err}", flush=True)
+        if session.stack is not None:
+            for name, proc in session.stack.processes.items():
+                print(f"--- {name}\n{proc.tail(15)}", flush=True)
+        return 1
+    finally:
+        pids = [p.pid for p in session.stack.processes.values()] if session.stack else []
+        session.close()
+        if pids:
+            say(began, f"stopped every process it started (pids {', '.join(str(p) for p in pids if p)})")
+        if args.keep:
+            say(began, f"kept {session.home}")
+
+    print()
+    print(render(rows))
+    print("* one job, polled by both tasks of the run")
+    ok = all(row.ok for row in rows)
+    total = time.monotonic() - began
+    print()
+    if ok:
+        print(
+            f"demo OK: all {len(rows)} outcomes as expected, in {total:.0f} s (stack ready in {session.startup_seconds} s)"
+        )
+        return 0
+    print(f"demo FAILED: {sum(not r.ok for r in rows)} unexpected outcome(s), in {total:.0f} s")
+    return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
