@@ -7,15 +7,26 @@ UV_VERSION := 0.13.9
 BIN := $(VENV)/bin
 UV := $(BIN)/uv
 STAMP := $(VENV)/.installed
+# The Airflow 2.11 leg: its own environment, from its own lock.
+VENV2 ?= .venv-airflow2
+STAMP2 := $(VENV2)/.installed
 
-.PHONY: test lint typecheck unit e2e demo lock clean
+.PHONY: test lint typecheck unit e2e test-airflow2 demo lock clean
+
+# $(1): the environment's folder; $(2): its lock file.
+define make-env
+	$(PYTHON) -m venv $(1)
+	$(1)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+	$(1)/bin/uv pip install --quiet --python $(1)/bin/python -r $(2)
+	$(1)/bin/uv pip install --quiet --python $(1)/bin/python --no-deps -e .
+	touch $(1)/.installed
+endef
 
 $(STAMP): pyproject.toml requirements.lock
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
-	$(UV) pip install --quiet --python $(BIN)/python -r requirements.lock
-	$(UV) pip install --quiet --python $(BIN)/python --no-deps -e .
-	touch $(STAMP)
+	$(call make-env,$(VENV),requirements.lock)
+
+$(STAMP2): pyproject.toml requirements-airflow2.lock
+	$(call make-env,$(VENV2),requirements-airflow2.lock)
 
 lint: $(STAMP)
 	$(BIN)/ruff check airflow_provider_cfw tests example_dags
@@ -30,9 +41,15 @@ unit: $(STAMP)
 e2e: $(STAMP)
 	$(BIN)/pytest -m e2e
 
-# The whole suite: lint, type check, unit and end-to-end tests.
+# The unit and integration tests on Airflow 2.11 (the example DAGs and end-to-end runs are Airflow 3's).
+test-airflow2: $(STAMP2)
+	AIRFLOW_HOME=$$(mktemp -d) $(VENV2)/bin/pytest -p no:cacheprovider -m "not e2e" \
+		--ignore=tests/e2e --ignore=tests/test_example_dags.py
+
+# The whole suite: lint, type check, unit and end-to-end tests on Airflow 3, then the Airflow 2.11 leg.
 test: lint typecheck
 	$(BIN)/pytest
+	$(MAKE) test-airflow2
 
 demo: $(STAMP)
 	$(BIN)/python -m tests.e2e.demo
@@ -42,6 +59,7 @@ lock:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 	$(UV) pip compile --quiet --python-version 3.11 --no-emit-package airflow-provider-cfw requirements.in -o requirements.lock
+	$(UV) pip compile --quiet --python-version 3.11 --no-emit-package airflow-provider-cfw requirements-airflow2.in -o requirements-airflow2.lock
 
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(VENV2) .mypy_cache .pytest_cache .ruff_cache

@@ -68,3 +68,9 @@ def assert_no_secrets(*values: object, extra: tuple[str, ...] = ()) -> None:
     text = "\n".join(json.dumps(v, default=repr) if not isinstance(v, str) else v for v in values)
     for secret in (*SECRETS, *extra):
         assert secret not in text
+
+
+def logged_count(needle: str, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture) -> int:
+    """How often a log line was written: Airflow 3 routes task and trigger logs through structlog
+    (stdout here), Airflow 2 through logging (which may also echo to stdout), so take the larger count."""
+    return max(capsys.readouterr().out.count(needle), caplog.text.count(needle))

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.providers.common.compat.sdk import (
     AirflowException,
     AirflowFailException,
+    AirflowSensorTimeout,
     AirflowSkipException,
     BaseSensorOperator,
     PokeReturnValue,
@@ -172,6 +173,16 @@ class CfwJobSensor(BaseSensorOperator):
             # Airflow turns a deferral timeout into AirflowSensorTimeout: soft_fail applies, no retry.
             timeout=timedelta(seconds=self.timeout),
         )
+
+    def resume_execution(self, next_method: str, next_kwargs: dict[str, Any] | None, context: Context) -> Any:
+        # Airflow 2 reports a deferral timeout as TaskDeferralError("Trigger timeout"), which would burn
+        # the task's retries; Airflow 3 already raises AirflowSensorTimeout. Make both behave like 3.
+        if next_method == "__fail__" and (next_kwargs or {}).get("error") == "Trigger timeout":
+            timeout = AirflowSensorTimeout(f"CFW job {self.job_id}: sensor timed out after {self.timeout} s")
+            if self.soft_fail:
+                raise AirflowSkipException(f"Skipping due to soft_fail: {timeout}") from timeout
+            raise timeout
+        return super().resume_execution(next_method, next_kwargs, context)
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> dict[str, Any]:
         """Resume after :class:`CfwJobTrigger` fired; the event crossed the database, so check it."""

@@ -19,7 +19,7 @@ from airflow.providers.common.compat.sdk import (
 
 from airflow_provider_cfw.sensors.cfw import CfwJobSensor
 from airflow_provider_cfw.triggers.cfw import CfwJobTrigger
-from tests.conftest import PROJECT, assert_no_secrets
+from tests.conftest import PROJECT, assert_no_secrets, logged_count
 
 
 class FakeTI:
@@ -110,9 +110,7 @@ def test_unknown_status_keeps_waiting_with_one_warning(
     op = sensor(job_id)
     assert op.poke(ctx()) is False
     assert op.poke(ctx()) is False
-    # Airflow 3 routes operator logs through structlog (stdout here); Airflow 2 through logging.
-    logged = capsys.readouterr().out + caplog.text
-    assert logged.count("unknown status 'Pending'") == 1
+    assert logged_count("unknown status 'Pending'", capsys, caplog) == 1
 
 
 def test_not_found_within_the_grace_period_keeps_waiting(emu: Any, conn: Any) -> None:

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from airflow_provider_cfw.triggers.cfw import CfwJobTrigger
-from tests.conftest import PROJECT, SK, assert_no_secrets
+from tests.conftest import PROJECT, SK, assert_no_secrets, logged_count
 
 POLL = 0.05
 
@@ -101,9 +101,7 @@ async def test_unknown_status_waits_and_warns_once(
         (event,) = await events_of(make_trigger(job_id))
     assert event["status"] == "success"
     assert job_requests(emu) == 4
-    # Airflow 3 routes trigger logs through structlog (stdout here); Airflow 2 through logging.
-    logged = capsys.readouterr().out + caplog.text
-    assert logged.count("unknown status 'Queued'") == 1
+    assert logged_count("unknown status 'Queued'", capsys, caplog) == 1
 
 
 async def test_not_found_after_the_deadline_is_an_error_event(emu: Any, conn: dict[str, Any]) -> None:
