@@ -19,7 +19,8 @@ import time
 from types import FrameType
 
 from tests.e2e.driver import E2eSession
-from tests.e2e.scenario import EXAMPLE_DAGS, polls_until
+from tests.e2e.processes import ManagedProcess
+from tests.e2e.scenario import EXAMPLE_DAGS, RunResult, polls_until
 from tests.e2e.summary import Expectation, Row, make_row, render
 
 SENSOR_DAG = "example_cfw_job_sensor"
@@ -82,6 +83,22 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def collect_rows(session: E2eSession, results: list[RunResult]) -> list[Row]:
+    """One row per expectation, read back from Airflow's records and the emulator's counters."""
+    stack = session.airflow
+    rows = []
+    for result in results:
+        for expected in EXPECTED[result.run_id]:
+            logs = list(stack.trigger_logs(result.dag_id, result.run_id, expected.task_id))
+            first_start = stack.records.first_start(result.dag_id, result.run_id, expected.task_id)
+            rows.append(make_row(expected, result, logs, session.polls(expected.job_id), first_start))
+        wanted = "failed" if result.run_id == "demo-fails" else "success"
+        if result.state != wanted:
+            run = Expectation(result.dag_id, "(the run)", "-", "-", wanted, "-")
+            rows.append(Row(run, "-", result.state or "none", "-", 0, None))
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(
@@ -106,16 +123,22 @@ def main(argv: list[str] | None = None) -> int:
         keep_home=args.keep,
     )
     rows: list[Row] = []
+    survivors: list[str] = []
     try:
-        say(began, f"emulator config {session.config_path} ({len(jobs)} scripted jobs, fake AK/SK)")
+        say(
+            began, f"starting the CFW emulator ({len(jobs)} scripted jobs, fake AK/SK; {session.config_path})"
+        )
+        say(
+            began,
+            "starting Airflow: db migrate, api-server (--apps execution), scheduler, dag-processor, triggerer",
+        )
         session.start()
         stack = session.airflow
         assert session.emulator is not None
-        say(began, f"CFW emulator on {session.emulator.url}; AIRFLOW_CONN_CFW_DEFAULT points at it")
         say(
             began,
-            f"Airflow ready: api-server (--apps execution) on 127.0.0.1:{stack.api_port}, scheduler, "
-            f"dag-processor, triggerer; LocalExecutor x{args.parallelism}, SQLite in {stack.home}",
+            f"ready: emulator on {session.emulator.url} (AIRFLOW_CONN_CFW_DEFAULT points at it); api-server on "
+            f"127.0.0.1:{stack.api_port}; LocalExecutor x{args.parallelism}; SQLite in {stack.home}",
         )
         launches = session.launch([(dag_id, run_id, {"job_id": job}) for run_id, dag_id, job in RUNS])
         say(
@@ -124,24 +147,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         results = session.wait(launches, timeout=args.timeout)
         say(began, "all runs finished")
-        for result in results:
-            for expected in EXPECTED[result.run_id]:
-                logs = list(stack.trigger_logs(result.dag_id, result.run_id, expected.task_id))
-                first_start = stack.records.first_start(result.dag_id, result.run_id, expected.task_id)
-                rows.append(make_row(expected, result, logs, session.polls(expected.job_id), first_start))
-            state = result.state
-            wanted = "failed" if result.run_id == "demo-fails" else "success"
-            if state != wanted:
-                rows.append(
-                    Row(
-                        Expectation(result.dag_id, "(the run)", "-", "-", wanted, "-"),
-                        "-",
-                        state or "none",
-                        "-",
-                        0,
-                        None,
-                    )
-                )
+        rows = collect_rows(session, results)
     except KeyboardInterrupt:
         print("\ninterrupted; stopping everything", flush=True)
         return 130
@@ -152,12 +158,17 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"--- {name}\n{proc.tail(15)}", flush=True)
         return 1
     finally:
-        pids = [p.pid for p in session.stack.processes.values()] if session.stack else []
+        procs = list(session.stack.processes.values()) if session.stack else []
         session.close()
-        if pids:
-            say(began, f"stopped every process it started (pids {', '.join(str(p) for p in pids if p)})")
+        survivors = [p.name for p in procs if p.pid and ManagedProcess.group_alive(p.pid)]
+        if procs:
+            pids = ", ".join(str(p.pid) for p in procs if p.pid)
+            say(began, f"stopped every process it started (process groups {pids})" if not survivors
+                else f"COULD NOT STOP: {', '.join(survivors)}")  # fmt: skip
         if args.keep:
             say(began, f"kept {session.home}")
+    if survivors:
+        return 1
 
     print()
     print(render(rows))

@@ -160,12 +160,15 @@ def stop_all(processes: Sequence[ManagedProcess], grace: float = 15.0) -> None:
         for pgid, proc in alive.items():
             log.info("sending %s to %s (process group %s)", sig.name, proc.name, pgid)
             ManagedProcess.signal_group(pgid, sig)
-        deadline = time.monotonic() + wait
-        while time.monotonic() < deadline and any(ManagedProcess.group_alive(g) for g in alive):
-            for proc in alive.values():
+        began = time.monotonic()
+        while time.monotonic() < began + wait and alive:
+            for pgid, proc in list(alive.items()):
                 # Reap each leader as soon as it exits, or it stays a zombie and its group looks alive.
                 if proc.proc is not None:
                     proc.proc.poll()
+                if not ManagedProcess.group_alive(pgid):
+                    log.info("%s gone %.1f s after %s", proc.name, time.monotonic() - began, sig.name)
+                    del alive[pgid]
             time.sleep(0.2)
     for pgid, proc in groups.items():
         if proc.proc is not None:
