@@ -69,8 +69,16 @@ def test_there_are_example_dags() -> None:
     } <= names
 
 
+def _airflow_major() -> int:
+    from airflow import __version__
+
+    return int(__version__.split(".")[0])
+
+
 @pytest.mark.parametrize("folder", [EXAMPLE_DAGS, E2E_DAGS], ids=["example_dags", "e2e_dags"])
 def test_dags_import_without_errors_or_network(folder: Path, no_network: None) -> None:
+    if folder == E2E_DAGS and _airflow_major() < 3:
+        pytest.skip("the e2e DAGs run only on the Airflow 3 stack of tests/e2e")
     bag = _dagbag(folder)
     assert bag.import_errors == {}
     assert bag.dags, f"no DAG found in {folder}"
