@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import importlib
+import sys
 import time
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_provider_cfw.core.errors import CfwApiError, CfwError, CfwJobNotFound
 from airflow_provider_cfw.core.models import CfwJob, CfwJobStatus
-from airflow_provider_cfw.hooks.cfw import CfwHook
+
+if TYPE_CHECKING:
+    from airflow_provider_cfw.hooks.cfw import CfwHook
+
+_HOOK_MODULE = "airflow_provider_cfw.hooks.cfw"
 
 #: Longest pause between polls while riding out transient trouble.
 MAX_BACKOFF_SECONDS = 300.0
@@ -80,7 +86,7 @@ class CfwJobTrigger(BaseTrigger):
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         """Poll until the job is terminal; only idempotent reads, so a restart can simply run it again."""
-        hook = CfwHook(self.cfw_conn_id, region=self.region, project_id=self.project_id)
+        hook = (await _hook_class())(self.cfw_conn_id, region=self.region, project_id=self.project_id)
         warned_unknown = False
         transient_errors = 0
         # The lease keeps the loop's shared connection pool (and IAM token) alive between polls.
@@ -158,3 +164,14 @@ class CfwJobTrigger(BaseTrigger):
                 "retryable": isinstance(err, CfwError) and err.retryable,
             }
         )
+
+
+async def _hook_class() -> type[CfwHook]:
+    # The triggerer imports a trigger's module on its event loop, and the hook's transports pull in
+    # aiohttp and requests (about 0.3 s cold): this module stays light and the rest is imported in a
+    # thread, once per process.
+    module = sys.modules.get(_HOOK_MODULE)
+    if module is None:
+        module = await asyncio.to_thread(importlib.import_module, _HOOK_MODULE)
+    hook_class: type[CfwHook] = module.CfwHook
+    return hook_class
