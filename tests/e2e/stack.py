@@ -174,18 +174,7 @@ class AirflowStack:
 
     def airflow(self, *args: str, timeout: float = 120.0) -> str:
         """Run an ``airflow`` CLI command against this home; return its stdout."""
-        result = subprocess.run(
-            [_airflow_bin(), *args],
-            env=self.env,
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
-        if result.returncode != 0:
-            raise RuntimeError(f"airflow {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
-        return result.stdout
+        return self._run([_airflow_bin(), *args], f"airflow {' '.join(args)}", timeout)
 
     def trigger(self, dag_id: str, run_id: str, conf: Mapping[str, Any] | None = None) -> None:
         self.trigger_many([(dag_id, run_id, conf or {})])
@@ -195,8 +184,11 @@ class AirflowStack:
     ) -> None:
         """``airflow dags trigger`` for each run, through the CLI's own parser, in one process."""
         payload = json.dumps([[dag_id, run_id, dict(conf)] for dag_id, run_id, conf in runs])
+        self._run([sys.executable, "-m", "tests.e2e.trigger_runs", payload], f"triggering {payload}", timeout)
+
+    def _run(self, argv: list[str], what: str, timeout: float) -> str:
         result = subprocess.run(
-            [sys.executable, "-m", "tests.e2e.trigger_runs", payload],
+            argv,
             cwd=REPO_ROOT,
             env=self.env,
             stdin=subprocess.DEVNULL,
@@ -206,7 +198,8 @@ class AirflowStack:
             check=False,
         )
         if result.returncode != 0:
-            raise RuntimeError(f"triggering {payload} failed:\n{result.stdout}\n{result.stderr[-3000:]}")
+            raise RuntimeError(f"{what} failed:\n{result.stdout}\n{result.stderr[-3000:]}")
+        return result.stdout
 
     def wait_for_run(self, dag_id: str, run_id: str, timeout: float = 120.0) -> str:
         def finished() -> str | None:
