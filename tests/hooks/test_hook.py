@@ -219,6 +219,18 @@ async def test_revoked_token_async(emu: CfwEmulator, set_conn: ConnSetter) -> No
     assert emu.stats.tokens_issued == 2
 
 
+def test_token_expired_at_the_gateway_one_refresh(emu: CfwEmulator, set_conn: ConnSetter) -> None:
+    set_conn(auth="password")
+    job_id = new_job(emu)
+    hook = CfwHook()
+    hook.get_job(job_id)
+    # A day passes for the gateway (a suspended laptop, a skewed clock): the cached token is stale there.
+    emu.advance_clock(25 * 3600)
+    assert hook.get_job(job_id).status is CfwJobStatus.SUCCESS
+    assert emu.stats.auth_failures.get("expired_token") == 1
+    assert emu.stats.tokens_issued == 2
+
+
 def test_persistent_401_is_not_a_loop(emu: CfwEmulator, set_conn: ConnSetter) -> None:
     set_conn(auth="password")
     job_id = new_job(emu)
