@@ -106,6 +106,7 @@ def test_untrusted_certificate_is_refused(tls: tuple[CfwEmulator, Path], set_con
     assert emu.stats.total_requests == 0
 
 
+@pytest.mark.filterwarnings("ignore::urllib3.exceptions.InsecureRequestWarning")
 def test_verify_false(tls: tuple[CfwEmulator, Path], set_conn: ConnSetter) -> None:
     emu, _ = tls
     job_id = str(uuid.uuid4())
