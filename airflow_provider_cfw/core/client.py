@@ -134,9 +134,13 @@ class CfwClient:
             auth=True,
         )
 
-    def _authorize(self, request: HttpRequest, project_id: str | None, token: str | None) -> HttpRequest:
+    def _prepared(self, call: _Call[T], token: str | None) -> HttpRequest:
+        """The call's request, signed (AK/SK) or carrying the token, unless it is an unauthenticated one."""
+        request = call.build()
+        if not call.auth:
+            return request
         if self.settings.aksk is not None:
-            return sign_request(request, self.settings.aksk, project_id=project_id)
+            return sign_request(request, self.settings.aksk, project_id=call.project_id)
         return request.with_headers({"X-Auth-Token": token or ""})
 
     def _remember_project(self, token: api.IamToken, identity: TokenIdentity) -> None:
@@ -192,22 +196,17 @@ class CfwClient:
 
     def _once(self, call: _Call[T]) -> T:
         if not (call.auth and self._uses_iam_password):
-            token = self.settings.token if call.auth else None
-            return call.parse(self.sync_transport.send(self._authorize_or_plain(call, token)))
+            return call.parse(self.sync_transport.send(self._prepared(call, self.settings.token)))
         identity = self._token_identity(call.project_id)
         token = self._token(identity)
         try:
-            return call.parse(self.sync_transport.send(self._authorize(call.build(), call.project_id, token)))
+            return call.parse(self.sync_transport.send(self._prepared(call, token)))
         except CfwAuthError as err:
             if err.http_status != 401:
                 raise
             # A token can be revoked before it expires: fetch a new one once, try once more.
             self._tokens.invalidate(identity, token)
-            token = self._token(identity)
-            return call.parse(self.sync_transport.send(self._authorize(call.build(), call.project_id, token)))
-
-    def _authorize_or_plain(self, call: _Call[T], token: str | None) -> HttpRequest:
-        return self._authorize(call.build(), call.project_id, token) if call.auth else call.build()
+            return call.parse(self.sync_transport.send(self._prepared(call, self._token(identity))))
 
     def close(self) -> None:
         if self._sync is not None:
@@ -257,19 +256,13 @@ class CfwClient:
 
     async def _aonce(self, call: _Call[T]) -> T:
         if not (call.auth and self._uses_iam_password):
-            token = self.settings.token if call.auth else None
-            return call.parse(await self.transport.send(self._authorize_or_plain(call, token)))
+            return call.parse(await self.transport.send(self._prepared(call, self.settings.token)))
         identity = self._token_identity(call.project_id)
         token = await self._atoken(identity)
         try:
-            return call.parse(
-                await self.transport.send(self._authorize(call.build(), call.project_id, token))
-            )
+            return call.parse(await self.transport.send(self._prepared(call, token)))
         except CfwAuthError as err:
             if err.http_status != 401:
                 raise
             self._tokens.invalidate(identity, token)
-            token = await self._atoken(identity)
-            return call.parse(
-                await self.transport.send(self._authorize(call.build(), call.project_id, token))
-            )
+            return call.parse(await self.transport.send(self._prepared(call, await self._atoken(identity))))
