@@ -11,7 +11,7 @@ STAMP := $(VENV)/.installed
 VENV2 ?= .venv-airflow2
 STAMP2 := $(VENV2)/.installed
 
-.PHONY: test lint typecheck unit e2e test-airflow2 demo lock clean
+.PHONY: test lint typecheck unit e2e test-airflow2 docs dist demo lock clean
 
 # $(1): the environment's folder; $(2): its lock file.
 define make-env
@@ -29,8 +29,8 @@ $(STAMP2): pyproject.toml requirements-airflow2.lock
 	$(call make-env,$(VENV2),requirements-airflow2.lock)
 
 lint: $(STAMP)
-	$(BIN)/ruff check airflow_provider_cfw tests example_dags
-	$(BIN)/ruff format --check airflow_provider_cfw tests example_dags
+	$(BIN)/ruff check airflow_provider_cfw tests example_dags docs/conf.py docs/_ext docs/examples
+	$(BIN)/ruff format --check airflow_provider_cfw tests example_dags docs/conf.py docs/_ext docs/examples
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
@@ -45,8 +45,22 @@ e2e: $(STAMP)
 test-airflow2: $(STAMP2)
 	AIRFLOW_HOME=$$(mktemp -d) $(VENV2)/bin/pytest -p no:cacheprovider -m "not e2e" --ignore=tests/e2e
 
-# The whole suite: lint, type check, unit and end-to-end tests on Airflow 3, then the Airflow 2.11 leg.
-test: lint typecheck
+# The documentation site, warnings as errors: docs/_build/html/index.html.
+docs: $(STAMP)
+	rm -rf docs/_build
+	$(BIN)/sphinx-build -W --keep-going -q -b html docs docs/_build/html
+	@echo "docs: docs/_build/html/index.html"
+
+# The sdist and the wheel, as released (setuptools in an isolated environment, installed by uv), and
+# twine's check of their metadata.
+dist: $(STAMP)
+	rm -rf dist
+	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/python -m build --installer uv --outdir dist .
+	$(BIN)/twine check --strict dist/*
+
+# The whole suite: lint, type check, docs, the release archives, unit and end-to-end tests on
+# Airflow 3, then the Airflow 2.11 leg.
+test: lint typecheck docs dist
 	$(BIN)/pytest
 	$(MAKE) test-airflow2
 
@@ -61,4 +75,4 @@ lock:
 	$(UV) pip compile --quiet --python-version 3.11 --no-emit-package airflow-provider-cfw requirements-airflow2.in -o requirements-airflow2.lock
 
 clean:
-	rm -rf $(VENV) $(VENV2) .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(VENV2) .mypy_cache .pytest_cache .ruff_cache docs/_build dist build
