@@ -13,7 +13,7 @@ from airflow_provider_cfw.get_provider_info import __version__  # noqa: E402
 
 project = "airflow-provider-cfw"
 author = "airflow-provider-cfw developers"
-copyright = "the airflow-provider-cfw developers; Apache License 2.0"  # noqa: A001
+copyright = "the airflow-provider-cfw developers; Apache License 2.0"
 release = version = __version__
 
 extensions = ["myst_parser", "sphinx.ext.autodoc", "quoted_includes"]

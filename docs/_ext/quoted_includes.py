@@ -8,6 +8,9 @@ A page keeps a copy under a marker, so that it reads well on a code host too::
 followed by a fenced block. At ``source-read`` the fenced copy is replaced by a ``literalinclude`` of
 the file (between the markers, dedented), and a copy that differs from the file is a warning, which
 ``make docs`` (``-W``) turns into a failed build.
+
+Links from a page to the repository outside ``docs/`` (``[example_dags/](../example_dags)``) work on a
+code host; the built site has nothing to link them to, so there they become their text.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from sphinx.util import logging
 logger = logging.getLogger(__name__)
 
 QUOTE = re.compile(r"<!-- include (\S+)(?: (\w+))? -->\n```(\w+)\n(.*?)```\n", re.DOTALL)
+LINK = re.compile(r"\[([^\]]+)\]\((\.\./[^)#\s]*)\)")
 
 
 def _block(text: str, name: str) -> str | None:
@@ -63,7 +67,11 @@ def _replace_quotes(app: Sphinx, docname: str, source: list[str]) -> None:
         relative = Path(*[".."] * len(doc_dir.relative_to(root).parts), path).as_posix()
         return _directive(relative, language, name)
 
-    source[0] = QUOTE.sub(replace, source[0])
+    def unlink(match: re.Match[str]) -> str:
+        target = (doc_dir / match.group(2)).resolve()
+        return match.group(1) if not target.is_relative_to(Path(app.srcdir).resolve()) else match.group(0)
+
+    source[0] = LINK.sub(unlink, QUOTE.sub(replace, source[0]))
 
 
 def setup(app: Sphinx) -> dict[str, Any]:
