@@ -1,0 +1,203 @@
+"""The built wheel, installed into a fresh environment with Airflow 3.3, is a provider Airflow sees.
+
+Not the source tree: the wheel is built from this checkout (``python -m build``), and installed with
+``--no-deps`` into a new virtualenv next to the locked dependency set (``requirements.lock``, installed
+by uv from its cache). Then: ``airflow providers list`` names the provider, and a real api-server
+(127.0.0.1, a free port, SimpleAuthManager with a bearer token) serves the connection form the UI
+builds from ``/ui/connections/hook_meta``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from airflow_provider_cfw.get_provider_info import CONN_FIELDS, UI_FIELD_BEHAVIOUR, __version__
+from tests.e2e.processes import ManagedProcess, free_port, http_ok, stop_all, wait_for
+
+pytestmark = pytest.mark.e2e
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+
+
+@dataclass(frozen=True)
+class Installed:
+    venv: Path
+    wheel: Path
+    env: dict[str, str]
+
+    def run(self, *argv: str, timeout: float = 180) -> str:
+        out = subprocess.run(
+            argv, cwd=self.venv, env=self.env, capture_output=True, text=True, timeout=timeout, check=False
+        )
+        assert out.returncode == 0, f"{argv} failed:\n{out.stdout[-2000:]}\n{out.stderr[-3000:]}"
+        return out.stdout
+
+
+def _run(*argv: str | Path, env: dict[str, str] | None = None) -> None:
+    subprocess.run([str(a) for a in argv], cwd=ROOT, env=env, capture_output=True, timeout=600, check=True)
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
+    tmp = tmp_path_factory.mktemp("wheel")
+    # build's isolated environment is made by uv (next to this interpreter), from uv's cache.
+    path_env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
+    _run(
+        sys.executable,
+        "-m",
+        "build",
+        "--wheel",
+        "--installer",
+        "uv",
+        "--outdir",
+        tmp / "dist",
+        ".",
+        env=path_env,
+    )
+    (wheel,) = (tmp / "dist").glob("airflow_provider_cfw-*.whl")
+    venv = tmp / "venv"
+    uv = BIN / "uv"
+    _run(uv, "venv", "--quiet", "--python", sys.executable, venv)
+    _run(
+        uv, "pip", "install", "--quiet", "--python", venv / "bin" / "python", "-r", ROOT / "requirements.lock"
+    )
+    _run(uv, "pip", "install", "--quiet", "--python", venv / "bin" / "python", "--no-deps", wheel)
+    home = tmp / "airflow-home"
+    home.mkdir()
+    passwords = home / "passwords.json"
+    passwords.write_text(json.dumps({"admin": secrets.token_urlsafe(16)}))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "PYTHON", "VIRTUAL_ENV"))}
+    env.update(
+        {
+            "AIRFLOW_HOME": str(home),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin",
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords),
+            "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_hex(64),
+            "AIRFLOW__API__SECRET_KEY": secrets.token_hex(32),
+        }
+    )
+    return Installed(venv, wheel, env)
+
+
+def test_the_provider_is_imported_from_the_wheel(installed: Installed) -> None:
+    code = (
+        "import json, importlib.metadata as md, airflow_provider_cfw as p; "
+        "d = md.distribution('airflow-provider-cfw'); "
+        "print(json.dumps([p.__file__, d.version, sorted(str(f) for f in d.files if 'LICENSE' in str(f))]))"
+    )
+    module_file, version, licenses = json.loads(
+        installed.run(str(installed.venv / "bin" / "python"), "-c", code)
+    )
+    assert Path(module_file).is_relative_to(installed.venv / "lib"), "imported from the source tree"
+    assert version == __version__
+    assert licenses == [f"airflow_provider_cfw-{__version__}.dist-info/licenses/LICENSE"]
+
+
+def test_airflow_providers_list_shows_the_provider(installed: Installed) -> None:
+    out = installed.run(str(installed.venv / "bin" / "airflow"), "providers", "list", "--output", "json")
+    providers = {p["package_name"]: p for p in json.loads(out[out.index("[") :])}
+    assert providers["airflow-provider-cfw"]["version"] == __version__
+
+
+@pytest.fixture(scope="module")
+def api_server(installed: Installed, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The api-server's base URL (core API and UI, no execution API)."""
+    airflow = str(installed.venv / "bin" / "airflow")
+    installed.run(airflow, "db", "migrate")
+    port = free_port()
+    server = ManagedProcess(
+        "api-server",
+        [
+            airflow,
+            "api-server",
+            "--apps",
+            "core",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+        ],
+        installed.env,
+        tmp_path_factory.mktemp("api-server") / "api-server.log",
+    )
+    server.start()
+    base = f"http://127.0.0.1:{port}"
+    try:
+
+        def healthy() -> bool:
+            if not server.running():
+                raise RuntimeError(f"api-server exited; last lines:\n{server.tail()}")
+            return http_ok(f"{base}/api/v2/monitor/health")
+
+        wait_for("the api-server", healthy, timeout=120)
+        yield base
+    finally:
+        stop_all([server])
+
+
+def _call(url: str, token: str | None = None, body: dict[str, str] | None = None) -> Any:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    data = None
+    if body is not None:
+        headers["Content-Type"] = "application/json"
+        data = json.dumps(body).encode()
+    with urllib.request.urlopen(urllib.request.Request(url, data, headers), timeout=30) as resp:
+        return json.load(resp)
+
+
+def _login(base: str, env: dict[str, str]) -> str:
+    password = json.loads(Path(env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"]).read_text())["admin"]
+    return str(_call(f"{base}/auth/token", body={"username": "admin", "password": password})["access_token"])
+
+
+def test_hook_meta_serves_the_connection_form(api_server: str, installed: Installed) -> None:
+    with pytest.raises(urllib.error.HTTPError) as unauthenticated:
+        _call(f"{api_server}/ui/connections/hook_meta")
+    assert unauthenticated.value.code == 401
+    token = _login(api_server, installed.env)
+
+    entries = {e["connection_type"]: e for e in _call(f"{api_server}/ui/connections/hook_meta", token)}
+    form = entries["huaweicloud_cfw"]
+
+    assert form["hook_name"] == "Huawei Cloud Firewall (CFW)"
+    assert form["hook_class_name"] == "airflow_provider_cfw.hooks.cfw.CfwHook"
+    standard = form["standard_fields"]
+    for field in UI_FIELD_BEHAVIOUR["hidden-fields"]:
+        key = "url_schema" if field == "schema" else field
+        assert standard[key]["hidden"] is True, field
+    for field, label in UI_FIELD_BEHAVIOUR["relabeling"].items():
+        assert standard[field]["title"] == label
+        assert standard[field]["placeholder"] == UI_FIELD_BEHAVIOUR["placeholders"][field]
+        assert standard[field]["hidden"] is False
+    extra = form["extra_fields"]
+    assert set(extra) == set(CONN_FIELDS)
+    for name, spec in CONN_FIELDS.items():
+        assert extra[name]["schema"]["title"] == spec["label"], name
+        assert extra[name]["schema"]["type"] == spec["schema"]["type"], name
+        assert extra[name]["description"] == spec.get("description"), name
+    assert extra["auth_type"]["schema"]["enum"] == ["aksk", "password", "token"]
+    assert extra["security_token"]["schema"]["format"] == "password"
+
+    # Airflow 3.3's endpoint builds every entry from provider metadata without importing the hook, and
+    # sets default_conn_name to None for every connection type (HookMetaService.hook_meta_data), its
+    # own providers' included. Ours is on the hook (CfwHook.default_conn_name == "cfw_default"); the
+    # day Airflow serves the attribute, this must show it.
+    airflow_serves_it = any(e["default_conn_name"] for e in entries.values())
+    assert form["default_conn_name"] == ("cfw_default" if airflow_serves_it else None)
