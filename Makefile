@@ -48,7 +48,7 @@ test-airflow2: $(STAMP2)
 # The documentation site, warnings as errors: docs/_build/html/index.html.
 docs: $(STAMP)
 	rm -rf docs/_build
-	$(BIN)/sphinx-build -W --keep-going -q -b html docs docs/_build/html
+	AIRFLOW__LOGGING__LOGGING_LEVEL=WARNING $(BIN)/sphinx-build -W --keep-going -q -b html docs docs/_build/html
 	@echo "docs: docs/_build/html/index.html"
 
 # The sdist and the wheel, as released (setuptools in an isolated environment, installed by uv), and

@@ -61,9 +61,10 @@ def _replace_quotes(app: Sphinx, docname: str, source: list[str]) -> None:
         text = target.read_text(encoding="utf-8")
         expected = text if name is None else _block(text, name)
         if expected is None:
-            logger.warning("%s: %s has no # [START %s] block", docname, path, name, location=docname)
+            logger.warning("%s: %s has no # [START/END %s] pair", docname, path, name, location=docname)
         elif copy != expected:
-            logger.warning("%s: the copy of %s %s is stale", docname, path, name or "", location=docname)
+            quoted = f"{path} {name}" if name else path
+            logger.warning("%s: the copy of %s is stale", docname, quoted, location=docname)
         relative = Path(*[".."] * len(doc_dir.relative_to(root).parts), path).as_posix()
         return _directive(relative, language, name)
 
