@@ -55,7 +55,7 @@ docs: $(STAMP)
 # twine's check of their metadata.
 dist: $(STAMP)
 	rm -rf dist
-	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/python -m build --installer uv --outdir dist .
+	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/python -m build --quiet --installer uv --outdir dist .
 	$(BIN)/twine check --strict dist/*
 
 # The whole suite: lint, type check, docs, the release archives, unit and end-to-end tests on
