@@ -91,6 +91,7 @@ class CfwSettings:
         """Validate a connection's fields; hook arguments (keyword-only) take precedence over extras."""
         fields = _Fields(conn_id, extra)
         auth_type = fields.auth_type()
+        region_field = "region" if region else f"connection {conn_id!r} extra.region"
         region = validate_region(region, "region") if region else fields.validated("region", validate_region)
         project_id = (
             validate_project_id(project_id, "project_id")
@@ -101,7 +102,7 @@ class CfwSettings:
         if endpoint is None:
             if region is None:
                 raise fields.error("region", "a region such as 'cn-north-4' (or an 'endpoint' extra)")
-            endpoint = endpoints.cfw_endpoint(region)
+            endpoint = endpoints.cfw_endpoint(region, region_field)
         iam = fields.validated("iam_endpoint", validate_endpoint) or endpoints.iam_endpoint(region)
         common: dict[str, Any] = {
             "conn_id": conn_id,

@@ -328,3 +328,15 @@ def test_ui_field_behaviour() -> None:
     behaviour = CfwHook.get_ui_field_behaviour()
     assert "host" in behaviour["hidden-fields"]
     assert behaviour["relabeling"]["login"].startswith("Access Key")
+
+
+@pytest.mark.parametrize("job_id", ["abc\n", "abc\r\n", "abc\t"], ids=repr)
+def test_job_id_with_a_trailing_blank_sends_nothing(emu: CfwEmulator, conn: dict, job_id: str) -> None:
+    new_job(emu)
+    with pytest.raises(CfwConfigError, match="job_id"):
+        CfwHook().get_job(job_id)
+    with pytest.raises(CfwConfigError, match="job_id"):
+        asyncio.run(CfwHook().aget_job(job_id))
+    with pytest.raises(CfwConfigError, match="project_id"):
+        CfwHook().get_job("abc", project_id=PROJECT + "\n")
+    assert len(emu.stats.log) == 0
