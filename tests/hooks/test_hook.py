@@ -36,11 +36,23 @@ def test_get_job_aksk(emu: CfwEmulator, conn: dict) -> None:
     assert emu.stats.count("cfw.job", 200) == 2
 
 
-@pytest.mark.parametrize("time_format", ["epoch-ms", "iso-z", "iso-offset"])
+@pytest.mark.parametrize(
+    "time_format", ["epoch-ms", "epoch-s", "iso-z", "iso-offset", "iso-negative-offset", "gmt-offset"]
+)
 def test_time_formats_parse_to_the_same_instant(emu: CfwEmulator, conn: dict, time_format: str) -> None:
     job_id = new_job(emu, "Success", time_format=time_format, begin_time=1641370501.0)
     job = CfwHook().get_job(job_id)
     assert job.begin_time is not None and job.begin_time.timestamp() == 1641370501.0
+
+
+@pytest.mark.parametrize("time_format", ["null-text", "dash"])
+def test_unreadable_times_do_not_hide_the_status(emu: CfwEmulator, conn: dict, time_format: str) -> None:
+    job_id = new_job(emu, "Success", time_format=time_format)
+    for job in (CfwHook().get_job(job_id), asyncio.run(CfwHook().aget_job(job_id))):
+        assert job.status is CfwJobStatus.SUCCESS
+        assert job.begin_time is None and job.end_time is None
+        assert job.raw["begin_time"] == job.raw["end_time"] != ""
+    assert len(emu.stats.log) == 2  # read at once, not retried as a malformed answer
 
 
 async def test_aget_job_aksk(emu: CfwEmulator, conn: dict) -> None:
