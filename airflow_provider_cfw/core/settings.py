@@ -148,8 +148,8 @@ class CfwSettings:
                 ),
                 password=fields.required_text(password, "password", "the IAM user's password"),
             )
-        if project_id is None:
-            raise fields.error("extra.project_id", "a project id (auth_type 'token' cannot discover it)")
+        if region is None and project_id is None:
+            raise fields.error("region", "a region (to look the project up with the token) or a project_id")
         return cls(**common, token=fields.required_text(password, "password", "an IAM token"))
 
 
@@ -214,6 +214,9 @@ class _Fields:
             return None
         if not isinstance(raw, str):
             raise self.error(f"extra.{name}", "a string")
+        if any(ord(c) < 32 for c in raw):
+            # It becomes a header: a stray newline would be refused by the HTTP library, quoting it.
+            raise self.error(f"extra.{name}", "a string without control characters")
         return raw
 
     def required_text(self, raw: object, name: str, expected: str) -> str:

@@ -106,7 +106,12 @@ def test_verify_values(tmp_path: Any) -> None:
             "region",
             "region or a project_id",
         ),
-        ({"region": "cn-north-4", "auth_type": "token"}, "extra.project_id", "cannot discover"),
+        (
+            {"auth_type": "token", "endpoint": "https://cfw.example.com"},
+            "region",
+            "look the project up with the token",
+        ),
+        ({"region": "cn-north-4", "security_token": "tok\n"}, "extra.security_token", "control characters"),
         ({"region": "cn-north-4", "security_token": 5}, "extra.security_token", "a string"),
     ],
 )
@@ -173,3 +178,9 @@ def test_proxies_come_from_the_extra_else_the_environment_resolved_once(
     explicit = settings(region="cn-north-4", proxy="http://corp-proxy:8080")
     assert explicit.proxy_for(cfw + "/v3/p/jobs/j") == "http://corp-proxy:8080"
     assert explicit.proxy_for(iam + "/v3/projects") == "http://corp-proxy:8080"
+
+
+def test_token_mode_needs_no_project_id() -> None:
+    s = settings(password="a-token", region="cn-north-4", auth_type="token")
+    assert s.auth_type is AuthType.TOKEN and s.project_id is None
+    assert "a-token" not in repr(s)

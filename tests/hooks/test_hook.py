@@ -280,6 +280,41 @@ def test_static_token_auth(emu: CfwEmulator, set_conn: ConnSetter) -> None:
     assert emu.stats.tokens_issued == 0
 
 
+async def test_static_token_auth_async(emu: CfwEmulator, set_conn: ConnSetter) -> None:
+    token = emu.issue_token(DOMAIN, USER, PROJECT)
+    set_conn(auth_type="token", password=token)
+    job_id = new_job(emu, "Running", "Success")
+    hook = CfwHook()
+    assert (await hook.aget_job(job_id)).status is CfwJobStatus.RUNNING
+    assert (await hook.aget_job(job_id)).status is CfwJobStatus.SUCCESS
+    assert [(e.route, e.auth, e.status) for e in emu.stats.log] == [("cfw.job", "token", 200)] * 2
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_token_mode_discovers_the_project(emu: CfwEmulator, set_conn: ConnSetter, mode: str) -> None:
+    token = emu.issue_token(DOMAIN, USER, PROJECT)
+    set_conn(auth_type="token", password=token, project_id="")
+    job_id = new_job(emu)
+    for _ in range(3):
+        hook = CfwHook()
+        job = hook.get_job(job_id) if mode == "sync" else asyncio.run(hook.aget_job(job_id))
+        assert job.status is CfwJobStatus.SUCCESS
+    # One lookup, GET /v3/projects?name=<region> with the token, then only job calls.
+    assert [(e.route, e.auth, e.status) for e in emu.stats.log] == [("iam.projects", "token", 200)] + [
+        ("cfw.job", "token", 200)
+    ] * 3
+    assert emu.stats.tokens_issued == 0
+
+
+def test_token_mode_discovery_is_per_token(emu: CfwEmulator, set_conn: ConnSetter) -> None:
+    # Two tokens may belong to two accounts: one's project must not serve the other's calls.
+    job_id = new_job(emu)
+    for conn_id in ("cfw_token_a", "cfw_token_b"):
+        set_conn(conn_id, auth_type="token", password=emu.issue_token(DOMAIN, USER, PROJECT), project_id="")
+        assert CfwHook(conn_id).get_job(job_id).status is CfwJobStatus.SUCCESS
+    assert emu.stats.count("iam.projects", 200) == 2
+
+
 # ---- validation: nothing is sent ---------------------------------------------------------------------
 
 
