@@ -387,3 +387,27 @@ def test_job_id_with_a_trailing_blank_sends_nothing(emu: CfwEmulator, conn: dict
     with pytest.raises(CfwConfigError, match="project_id"):
         CfwHook().get_job("abc", project_id=PROJECT + "\n")
     assert len(emu.stats.log) == 0
+
+
+async def test_aclient_never_looks_the_connection_up_on_the_loop(
+    emu: CfwEmulator, conn: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from airflow.providers.common.compat.sdk import Connection
+
+    job_id = new_job(emu)
+    loop_thread = threading.get_ident()
+    sync_lookups: list[int] = []
+    real = CfwHook.get_connection
+
+    def get_connection(conn_id: str) -> Any:
+        sync_lookups.append(threading.get_ident())
+        if threading.get_ident() == loop_thread:
+            raise AssertionError("the synchronous connection lookup ran on the event loop")
+        return real(conn_id)
+
+    monkeypatch.setattr(CfwHook, "get_connection", staticmethod(get_connection))
+    assert (await CfwHook().aget_job(job_id)).status is CfwJobStatus.SUCCESS
+    if hasattr(Connection, "aextra_dejson"):  # Airflow >= 3.3.2: the async lookup, no sync one at all
+        assert sync_lookups == []
+    else:  # older: the sync lookup, in a worker thread
+        assert sync_lookups and loop_thread not in sync_lookups

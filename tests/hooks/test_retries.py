@@ -185,3 +185,14 @@ def test_iam_token_fetch_is_retried_too(emu: CfwEmulator, set_conn: Any, job_id:
     emu.inject("iam.tokens", "status", status=503, count=1)
     assert CfwHook().get_job(job_id).status is CfwJobStatus.SUCCESS
     assert emu.stats.count("iam.tokens", 503) == 1 and emu.stats.tokens_issued == 1
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_connection_resets_are_retried_by_the_hook(emu: CfwEmulator, job_id: str, mode: str) -> None:
+    # Two resets in a row: aiohttp may silently retry an idempotent request once on its own, which
+    # would hide a hook that stopped retrying; it never retries twice, so only the hook gets past both.
+    emu.inject("cfw.job", "reset", count=2)
+    hook = CfwHook()
+    job = hook.get_job(job_id) if mode == "sync" else asyncio.run(hook.aget_job(job_id))
+    assert job.status is CfwJobStatus.SUCCESS
+    assert [entry.status for entry in emu.stats.log] == [0, 0, 200]
