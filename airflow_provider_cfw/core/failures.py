@@ -64,9 +64,10 @@ def describe(error: BaseException, timeout: tuple[float, float]) -> str:
     tls = next((c for c in causes if isinstance(c, ssl.SSLError) and getattr(c, "reason", None)), None)
     if tls is not None:
         return f"TLS error ({getattr(tls, 'reason', '')})"
-    name_error = _first(causes, (socket.gaierror, urllib3.exceptions.NameResolutionError))
-    if name_error is not None:
-        text = name_error.strerror if isinstance(name_error, OSError) else None
+    # The resolver's own words ("Temporary failure in name resolution" is not "no such host").
+    resolver = _first(causes, (socket.gaierror,))
+    if resolver is not None or _first(causes, (urllib3.exceptions.NameResolutionError,)) is not None:
+        text = resolver.strerror if isinstance(resolver, OSError) else None
         return f"host name not resolved: {text or 'Name or service not known'}"
     for kind, phrase in (
         (ConnectionRefusedError, "Connection refused"),

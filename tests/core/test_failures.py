@@ -37,6 +37,7 @@ def certificate_error() -> ssl.SSLCertVerificationError:
 CASES = [
     (requests_style(ConnectionRefusedError(111, "Connection refused")), "Connection refused"),
     (requests_style(socket.gaierror(-2, "Name or service not known")), "host name not resolved: Name or service not known"),
+    (requests_style(wrapped(urllib3.exceptions.NameResolutionError("h", None, SECRET), socket.gaierror(-3, "Temporary failure in name resolution"))), "host name not resolved: Temporary failure in name resolution"),
     (wrapped(aiohttp.ClientConnectionError(f"proxy {SECRET}"), ConnectionResetError(104, "reset")), "Connection reset by peer"),
     (requests.ConnectTimeout(f"token {SECRET}"), "timed out after 60 s connecting"),
     (requests.ReadTimeout(f"token {SECRET}"), "timed out after 120 s waiting for the answer"),
