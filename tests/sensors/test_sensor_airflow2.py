@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -27,18 +26,6 @@ pytestmark = pytest.mark.skipif(
 )
 
 SAFEGUARD = "cannot be called outside TaskInstance"
-
-
-@pytest.fixture(scope="module")
-def airflow_db() -> None:
-    if not os.environ.get("AIRFLOW_HOME"):
-        pytest.skip("needs its own AIRFLOW_HOME for the metadata database (make test-airflow2 sets one)")
-    from airflow.models.baseoperator import ExecutorSafeguard
-    from airflow.utils import db
-
-    # In unit-test mode the safeguard is off and these tests could not fail.
-    assert ExecutorSafeguard.test_mode is False
-    db.initdb()
 
 
 class Recorded(logging.Handler):
