@@ -17,7 +17,7 @@ from typing import Any
 from benchmarks.docs_page import render_page
 from benchmarks.harness import CLIENT_KINDS, ROOT, RunResult, emulator_process, run_matrix
 from benchmarks.parse_cost import measure_parse_cost
-from benchmarks.report import environment, parse_table, results_tables, startup_table
+from benchmarks.report import environment, parse_table, results_tables, startup_table, targets_table
 from benchmarks.startup import measure_startup
 
 
@@ -117,12 +117,21 @@ def main(argv: list[str] | None = None) -> int:
         sections += ["### Starting one trigger", "", startup_table(startup), ""]
     if parse is not None:
         sections += ["### DAG parse cost", "", parse_table(parse), ""]
+    sections += ["### Against issue 12's targets", "", targets_table(results, parse), ""]
     print("\n".join(sections))
     if args.json is not None:
         raw = {"runs": [_raw(r) for r in results], "startup": startup, "parse": parse and parse.__dict__}
         args.json.write_text(json.dumps(raw, indent=1, default=str))
     if args.write_docs:
-        page = render_page(env, results_tables(results), startup, parse, polls=args.polls, repeat=args.repeat)
+        page = render_page(
+            env,
+            results_tables(results),
+            targets_table(results, parse),
+            startup,
+            parse,
+            polls=args.polls,
+            repeat=args.repeat,
+        )
         (ROOT / "docs" / "performance.md").write_text(page)
         print("wrote docs/performance.md", file=sys.stderr)
     return 0

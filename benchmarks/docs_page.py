@@ -71,6 +71,7 @@ emulator; run it with `--n 3000` on a bigger machine.
 def render_page(
     environment: str,
     tables: str,
+    targets: str,
     startup: dict[str, Any] | None,
     parse: ParseCost | None,
     *,
@@ -85,6 +86,12 @@ def render_page(
         environment,
         "",
         tables,
+        "## Against issue 12's targets",
+        "",
+        "Worked out from the tables above (a figure at or above the per-poll pattern's counts as not below).",
+        "",
+        targets,
+        "",
     ]
     if startup is not None:
         parts += [

@@ -208,3 +208,37 @@ def environment(command: str, provider_src: str | None = None) -> str:
             f"- Date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
         ]
     )
+
+
+def targets_table(results: Sequence[RunResult], parse: ParseCost | None) -> str:
+    """Issue 12's targets against this run: met or not, with the figure."""
+    lines = [
+        "| run | CPU / poll <= 1.3x floor | worst loop lag <= 3x floor or <= 50 ms "
+        "| below the per-poll pattern on CPU, lag p99, lag max, TCP conns, Success→event |",
+        "|---|---|---|---|",
+    ]
+    for (tls, n), by_kind in _groups(results).items():
+        provider, floor, per_poll = by_kind.get("provider"), by_kind.get("floor"), by_kind.get("per_poll")
+        if not provider or not floor:
+            continue
+        cpu = _median(provider, lambda r: r.cpu_per_1000) / max(
+            1e-9, _median(floor, lambda r: r.cpu_per_1000)
+        )
+        lag, floor_lag = _median(provider, _lag(None)), _median(floor, _lag(None))
+        lag_ok = lag <= 3 * floor_lag or lag <= 50
+        below = "n/a"
+        if per_poll:
+            worse = [
+                name
+                for name, figure in RATIO_FIGURES
+                if name != "peak RSS" and _median(provider, figure) >= _median(per_poll, figure)
+            ]
+            below = "yes" if not worse else "no: " + ", ".join(worse)
+        lines.append(
+            f"| {'TLS' if tls else 'HTTP'}, N = {n:,} | {'yes' if cpu <= 1.3 else 'no'} ({cpu:.2f}x) "
+            f"| {'yes' if lag_ok else 'no'} ({lag:.0f} ms vs {floor_lag:.0f} ms) | {below} |"
+        )
+    if parse is not None:
+        met = "yes" if parse.added_pct < 5 else "no"
+        lines += ["", f"DAG parse cost under 5 % of `import airflow.sdk`: {met} ({parse.added_pct:.1f} %)."]
+    return "\n".join(lines)
