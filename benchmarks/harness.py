@@ -109,7 +109,7 @@ class RunSpec:
         return len(self.polls)
 
 
-@dataclass
+@dataclass(repr=False)
 class RunResult:
     """A client's own measurements (``client``) and the emulator's counters for the run (``server``)."""
 
@@ -118,6 +118,9 @@ class RunResult:
     client: dict[str, Any]
     server: dict[str, Any]
     job_polls: dict[str, int] = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        return f"<RunResult {self.spec.kind} N={self.spec.n} tls={self.tls}>"
 
     # ---- counts ---------------------------------------------------------------------------------
     @property
@@ -171,11 +174,12 @@ class RunResult:
         return percentile(samples, pct) * 1000
 
     def event_latency_ms(self, pct: float) -> float:
-        """From the emulator answering Success (the job's ``end_time``) to the client's event."""
+        """From the emulator answering Success (the job's ``end_time``) to the client's event; NaN
+        if no wait got its event."""
         samples = [
             w["event_at"] - w["ended_at"] for w in self.client["waits"].values() if w["ended_at"] is not None
         ]
-        return percentile(samples, pct) * 1000
+        return percentile(samples, pct) * 1000 if samples else float("nan")
 
     @property
     def peak_rss_mb(self) -> float:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import platform
 import statistics
@@ -52,6 +53,10 @@ def _latency(pct: float) -> Callable[[RunResult], float]:
     return lambda r: r.event_latency_ms(pct)
 
 
+def _ms(value: float) -> str:
+    return "n/a" if math.isnan(value) else f"{value:.1f}"
+
+
 def _row(kind: str, runs: Sequence[RunResult]) -> str:
     cells = [
         LABELS.get(kind, kind),
@@ -62,7 +67,7 @@ def _row(kind: str, runs: Sequence[RunResult]) -> str:
         _count(runs, lambda r: r.tokens),
         f"{_count(runs, lambda r: r.polls)} / {runs[0].ideal_polls:,}",
         f"{_median(runs, lambda r: r.hops / max(1, r.polls)):.2f}",
-        " / ".join(f"{_median(runs, _latency(p)):.1f}" for p in (50, 99)),
+        " / ".join(_ms(_median(runs, _latency(p))) for p in (50, 99)),
         f"{_count(runs, lambda r: r.events_ok)} / {runs[0].spec.n:,}",
     ]
     return "| " + " | ".join(cells) + " |"
@@ -81,8 +86,8 @@ RATIO_FIGURES: tuple[tuple[str, Callable[[RunResult], float]], ...] = (
 def _ratio(
     ours: Sequence[RunResult], theirs: Sequence[RunResult], figure: Callable[[RunResult], float]
 ) -> str:
-    base = _median(theirs, figure)
-    return "n/a" if base == 0 else f"{_median(ours, figure) / base:.2f}x"
+    base, value = _median(theirs, figure), _median(ours, figure)
+    return "n/a" if base == 0 or math.isnan(base) or math.isnan(value) else f"{value / base:.2f}x"
 
 
 def results_tables(results: Sequence[RunResult]) -> str:
