@@ -30,6 +30,8 @@ emulator process** (`airflow_provider_cfw.testing.CfwEmulator` in a child proces
 
 Each of the N waits polls a job scripted to answer `Running` {polls_minus_one} times, then `Success`,
 sleeping the interval after each answer (as the trigger does), all N starting at the same instant.
+A client still polling after four times the ideal wait (plus 30 s) is stopped: the `events` column
+then shows how many waits it finished, and `polls / ideal` how far it got.
 
 Per client, from the moment the waits start (imports and interpreter start-up excluded):
 
@@ -37,7 +39,7 @@ Per client, from the moment the waits start (imports and interpreter start-up ex
 |---|---|---|
 | CPU s / 1,000 polls | time | the client process's CPU (all threads) during the waits, less what the same process burns idle with the lag ticker running (measured for 0.5 s first), per 1,000 polls the emulator answered |
 | loop lag p50 / p99 / max | time | a coroutine sleeps 10 ms over and over and records how late it wakes: how long the loop was busy with something else |
-| peak RSS | size | the process's peak resident memory; for the provider, the part `import airflow` accounts for is shown in brackets |
+| peak RSS | size | the process's peak resident memory; for the provider, what `import airflow` added to the fresh interpreter is shown in brackets (a triggerer has paid it already) |
 | TCP conns | count | connections the emulator accepted |
 | IAM tokens | count | tokens the emulator issued (`POST /v3/auth/tokens`) |
 | polls / ideal | count | job requests the emulator answered, against N x polls per wait (more means retries or duplicate polls) |

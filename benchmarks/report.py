@@ -130,7 +130,7 @@ def startup_table(startup: dict[str, Any]) -> str:
         (
             "first trigger of a process, `run()` to event (1 poll)",
             f"{cold['wall_s'] * 1000:.1f} ms wall, {cold['cpu_s'] * 1000:.1f} ms CPU",
-            f"{cold['hops']} thread hops",
+            f"{cold['hops']} thread hops; loop blocked up to {cold.get('lag_max_s', 0.0) * 1000:.0f} ms",
         ),
         (
             f"a new trigger while the pool is open, `run()` to event (1 poll; median of {warm['count']})",
