@@ -59,7 +59,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def _progress(result: RunResult, round_: int) -> None:
     print(
         f"  {'tls ' if result.tls else 'http'} N={result.spec.n:<5} {result.spec.kind:<9} run {round_ + 1}: "
-        f"{result.cpu_per_1000:.3f} CPU s/1k polls, lag max {result.lag_ms():.0f} ms, "
+        f"{result.cpu_per_1000:.3f} CPU s/1k polls, lag max {result.lag_ms():.0f} ms "
+        f"(longest GC pause {result.client['gc']['max_s'] * 1000:.0f} ms), "
         f"{result.polls}/{result.ideal_polls} polls, {result.events_ok}/{result.spec.n} events",
         file=sys.stderr,
         flush=True,
@@ -81,6 +82,7 @@ def _raw(result: RunResult) -> dict[str, Any]:
         "ideal_polls": result.ideal_polls,
         "hops": result.hops,
         "hop_sites": result.client["hop_sites"],
+        "gc": result.client["gc"],
         "events_ok": result.events_ok,
         "latency_ms": [result.event_latency_ms(50), result.event_latency_ms(99)],
         "emulator_cpu_s": result.server["cpu_s"],

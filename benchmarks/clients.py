@@ -26,7 +26,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from benchmarks.probe import HopCounter, LagTicker, peak_rss_kb, rss_kb
+from benchmarks.probe import GcPauses, HopCounter, LagTicker, peak_rss_kb, rss_kb
 
 TERMINAL = frozenset({"Success", "Failed"})
 #: Seconds the ticker runs alone first, to take its own (and an idle process's) CPU out of the figure.
@@ -144,9 +144,12 @@ async def _measure(spec: dict[str, Any], result: dict[str, Any]) -> None:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
 
+    gc_pauses = GcPauses()
+    gc_pauses.start()
     cpu, wall, started = time.process_time(), time.perf_counter(), time.time()
     await KINDS[spec["kind"]](spec, run)
     cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+    gc_pauses.stop()
     lateness = await ticker.stop()
     for job_id, entry in waits.items():
         entry["hops"] = hops.by_task.get(job_id, 0)
@@ -158,6 +161,7 @@ async def _measure(spec: dict[str, Any], result: dict[str, Any]) -> None:
         lag_s=lateness,
         hops_total=hops.total,
         hop_sites=dict(hops.sites.most_common(8)),
+        gc=gc_pauses.summary(),
         waits=waits,
         rss_end_kb=rss_kb(),
         peak_rss_kb=peak_rss_kb(),

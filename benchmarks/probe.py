@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import resource
 import sys
+import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -73,6 +75,39 @@ def _call_site() -> str:
             return f"{module}:{frame.f_code.co_name}"
         frame = frame.f_back  # type: ignore[assignment]
     return "?"
+
+
+class GcPauses:
+    """Records each garbage collection's generation and duration (``gc.callbacks``).
+
+    A full collection walks every tracked object: in a process that imported Airflow that is a long
+    pause of the event loop, whoever allocated.
+    """
+
+    def __init__(self) -> None:
+        self.pauses: list[tuple[int, float]] = []
+        self._started = 0.0
+
+    def _callback(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+        else:
+            self.pauses.append((info["generation"], time.perf_counter() - self._started))
+
+    def start(self) -> None:
+        gc.callbacks.append(self._callback)
+
+    def stop(self) -> None:
+        gc.callbacks.remove(self._callback)
+
+    def summary(self) -> dict[str, float]:
+        full = [seconds for generation, seconds in self.pauses if generation == 2]
+        return {
+            "collections": len(self.pauses),
+            "full_collections": len(full),
+            "max_s": max((seconds for _, seconds in self.pauses), default=0.0),
+            "full_total_s": sum(full),
+        }
 
 
 class HopCounter:
