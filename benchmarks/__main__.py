@@ -37,6 +37,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--transports", help="http,tls (default both)")
     parser.add_argument("--clients", default=",".join(CLIENT_KINDS), help="floor,per_poll,provider")
     parser.add_argument("--auth", default="aksk", choices=("aksk", "password"), help="the provider's auth")
+    parser.add_argument(
+        "--gc-freeze", action="store_true", help="gc.freeze() in each client after its imports"
+    )
     parser.add_argument("--repeat", type=int, default=1, help="runs of each client; times are medians")
     parser.add_argument(
         "--parse-samples", type=int, help="fresh interpreters per parse-cost variant (default 7)"
@@ -103,6 +106,7 @@ def main(argv: list[str] | None = None) -> int:
         kinds=args.clients.split(","),
         transports=args.transports,
         auth=args.auth,
+        gc_freeze=args.gc_freeze,
         repeat=args.repeat,
         provider_src=provider_src,
         progress=_progress,

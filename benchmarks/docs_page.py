@@ -39,6 +39,7 @@ Per client, from the moment the waits start (imports and interpreter start-up ex
 |---|---|---|
 | CPU s / 1,000 polls | time | the client process's CPU (all threads) during the waits, less what the same process burns idle with the lag ticker running (measured for 0.5 s first), per 1,000 polls the emulator answered |
 | loop lag p50 / p99 / max | time | a coroutine sleeps 10 ms over and over and records how late it wakes: how long the loop was busy with something else |
+| longest GC pause | time | the longest garbage collection during the waits (`gc.callbacks`): a full collection walks every object the process holds, Airflow's included, with the loop stopped |
 | peak RSS | size | the process's peak resident memory; for the provider, what `import airflow` added to the fresh interpreter is shown in brackets (a triggerer has paid it already) |
 | TCP conns | count | connections the emulator accepted |
 | IAM tokens | count | tokens the emulator issued (`POST /v3/auth/tokens`) |
@@ -62,6 +63,8 @@ BENCH_QUICK=1 make bench           # N = 100 x 5 polls, plain HTTP (about a minu
 .venv/bin/python -m benchmarks --n 3000 --transports http --repeat 3   # any size; times as medians of 3
 .venv/bin/python -m benchmarks --auth password                         # IAM password tokens instead of AK/SK
 .venv/bin/python -m benchmarks --provider-src /path/to/other/checkout  # measure another version of the provider
+.venv/bin/python -m benchmarks --clients floor,provider --n 500 --transports http --gc-freeze
+                                   # gc.freeze() after the imports: the lag without full collections of the import-time heap
 .venv/bin/python -m benchmarks --write-docs                             # regenerate this page
 ```
 

@@ -8,7 +8,7 @@ import subprocess
 import sys
 import tempfile
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +24,7 @@ POOL_SIZE = 100
 CLIENT_KINDS = ("floor", "per_poll", "provider")
 
 
-def _env(provider_src: Path | None, home: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
+def client_env(provider_src: Path | None, home: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
     """A client's environment: the repository (and maybe another provider tree first) importable, a
     throwaway AIRFLOW_HOME, no proxy variables from the shell."""
     paths = [str(p) for p in (provider_src, ROOT) if p is not None]
@@ -33,7 +33,6 @@ def _env(provider_src: Path | None, home: Path, extra: dict[str, str] | None = N
         PYTHONPATH=os.pathsep.join(paths),
         AIRFLOW_HOME=str(home),
         AIRFLOW__CORE__LOAD_EXAMPLES="False",
-        AIRFLOW__CORE__UNIT_TEST_MODE="False",
     )
     env.update(extra or {})
     return env
@@ -97,12 +96,14 @@ class RunSpec:
     :param polls: polls per wait, one entry per wait (the job answers Success on that poll).
     :param interval: seconds between polls.
     :param auth: the provider's connection: ``aksk`` or ``password``.
+    :param gc_freeze: ``gc.freeze()`` after the imports, before the clock starts.
     """
 
     kind: str
     polls: tuple[int, ...]
     interval: float
     auth: str = "aksk"
+    gc_freeze: bool = False
 
     @property
     def n(self) -> int:
@@ -217,6 +218,7 @@ def run_client(
         "interval": spec.interval,
         "pool_size": POOL_SIZE,
         "jobs": ids,
+        "gc_freeze": spec.gc_freeze,
         # Generous: four times the ideal wait, plus start-up on a busy machine.
         "deadline_s": 4 * max(spec.polls) * spec.interval + 30,
     }
@@ -229,7 +231,7 @@ def run_client(
             proc = subprocess.run(
                 [sys.executable, "-m", "benchmarks.clients", "spec.json", "result.json"],
                 cwd=tmp_path,
-                env=_env(provider_src, tmp_path, extra),
+                env=client_env(provider_src, tmp_path, extra),
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 timeout=client_spec["deadline_s"] + 120,
@@ -261,9 +263,10 @@ def run_matrix(
     kinds: Sequence[str] = CLIENT_KINDS,
     transports: Sequence[str] = ("http", "tls"),
     auth: str = "aksk",
+    gc_freeze: bool = False,
     repeat: int = 1,
     provider_src: Path | None = None,
-    progress: Any = None,
+    progress: Callable[[RunResult, int], None] | None = None,
 ) -> list[RunResult]:
     """Every (transport, N) with every client, interleaved so that the machine's noise hits all alike."""
     results: list[RunResult] = []
@@ -275,7 +278,7 @@ def run_matrix(
                 for n in ns:
                     for round_ in range(repeat):
                         for kind in kinds:
-                            spec = RunSpec(kind, uniform(n, polls), interval, auth)
+                            spec = RunSpec(kind, uniform(n, polls), interval, auth, gc_freeze)
                             result = run_client(emu, spec, provider_src=provider_src)
                             results.append(result)
                             if progress is not None:

@@ -14,7 +14,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchmarks.harness import ROOT, _env
+from benchmarks.harness import ROOT, client_env
 
 SENSOR_MODULE = "airflow_provider_cfw.sensors.cfw"
 #: What a DAG file that only builds the sensor should not need.
@@ -87,7 +87,7 @@ def _sample(with_sensor: bool, env: dict[str, str]) -> tuple[float, float, tuple
 
 def measure_parse_cost(samples: int = 7, provider_src: Path | None = None) -> ParseCost:
     with tempfile.TemporaryDirectory(prefix="cfw-bench-parse-") as home:
-        env = _env(provider_src, Path(home))
+        env = client_env(provider_src, Path(home))
         _sample(True, env)  # the first import writes airflow.cfg and warms the page cache: not counted
         plain, with_sensor = [], []
         for _ in range(samples):

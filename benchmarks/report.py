@@ -62,6 +62,7 @@ def _row(kind: str, runs: Sequence[RunResult]) -> str:
         LABELS.get(kind, kind),
         f"{_median(runs, lambda r: r.cpu_per_1000):.3f}",
         " / ".join(f"{_median(runs, _lag(p)):.1f}" for p in (50, 99, None)),
+        f"{_median(runs, lambda r: r.client['gc']['max_s'] * 1000):.0f}",
         _rss(runs),
         _count(runs, lambda r: r.connections),
         _count(runs, lambda r: r.tokens),
@@ -95,14 +96,17 @@ def results_tables(results: Sequence[RunResult]) -> str:
     for (tls, n), by_kind in _groups(results).items():
         polls = max(next(iter(by_kind.values()))[0].spec.polls)
         interval = next(iter(by_kind.values()))[0].spec.interval
-        runs = len(next(iter(by_kind.values())))
+        first = next(iter(by_kind.values()))
+        runs = len(first)
+        frozen = ", gc.freeze() after imports" if first[0].spec.gc_freeze else ""
         lines += [
             f"### {'TLS' if tls else 'plain HTTP'}, N = {n:,} waits x {polls} polls, {interval:g} s apart"
-            f" ({runs} run{'s' if runs > 1 else ''}; times are medians)",
+            f"{frozen} ({runs} run{'s' if runs > 1 else ''}; times are medians)",
             "",
-            "| client | CPU s / 1,000 polls | loop lag p50 / p99 / max ms | peak RSS MB | TCP conns "
+            "| client | CPU s / 1,000 polls | loop lag p50 / p99 / max ms | longest GC pause ms "
+            "| peak RSS MB | TCP conns "
             "| IAM tokens | polls / ideal | thread hops / poll | Success→event p50 / p99 ms | events |",
-            "|---|---|---|---|---|---|---|---|---|---|",
+            "|---|---|---|---|---|---|---|---|---|---|---|",
         ]
         lines += [_row(kind, runs_) for kind, runs_ in by_kind.items()]
         provider = by_kind.get("provider")

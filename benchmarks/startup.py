@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.account import CONN_ID, connection_uri_env
-from benchmarks.harness import EmulatorProcess, _env, job_ids
+from benchmarks.harness import EmulatorProcess, client_env, job_ids
 from benchmarks.probe import HopCounter, LagTicker
 
 LOOKUPS = 200
@@ -112,7 +112,7 @@ def measure_startup(emu: EmulatorProcess, provider_src: Path | None = None) -> d
     with tempfile.TemporaryDirectory(prefix="cfw-bench-startup-") as tmp:
         tmp_path = Path(tmp)
         (tmp_path / "spec.json").write_text(json.dumps({"cold": cold, "holder": holder, "warm": warm}))
-        env = _env(provider_src, tmp_path, connection_uri_env(emu.url, "aksk", cafile))
+        env = client_env(provider_src, tmp_path, connection_uri_env(emu.url, "aksk", cafile))
         with open(tmp_path / "startup.log", "w") as log:
             proc = subprocess.run(
                 [sys.executable, "-m", "benchmarks.startup", "spec.json", "result.json"],
