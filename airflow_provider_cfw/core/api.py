@@ -17,10 +17,10 @@ from airflow_provider_cfw.core.models import CfwJob, parse_cfw_time
 from airflow_provider_cfw.get_provider_info import PACKAGE_NAME, __version__
 
 USER_AGENT = f"{PACKAGE_NAME}/{__version__}"
-_JSON_HEADERS = {"Content-Type": "application/json", "User-Agent": USER_AGENT}
+JSON_HEADERS = {"Content-Type": "application/json", "User-Agent": USER_AGENT}
 
 
-def _json_body(response: HttpResponse) -> dict[str, Any]:
+def json_body(response: HttpResponse) -> dict[str, Any]:
     if not 200 <= response.status < 300:
         raise error_from_response(response)
     try:
@@ -39,11 +39,11 @@ def _json_body(response: HttpResponse) -> dict[str, Any]:
 
 def job_request(endpoint: str, project_id: str, job_id: str) -> HttpRequest:
     """``GET /v3/{project_id}/jobs/{job_id}``; ids must already be validated as safe path segments."""
-    return HttpRequest("GET", f"{endpoint}/v3/{project_id}/jobs/{job_id}", _JSON_HEADERS)
+    return HttpRequest("GET", f"{endpoint}/v3/{project_id}/jobs/{job_id}", JSON_HEADERS)
 
 
 def parse_job_response(response: HttpResponse) -> CfwJob:
-    payload = _json_body(response)
+    payload = json_body(response)
     data = payload.get("data")
     if not isinstance(data, dict):
         raise CfwResponseError(
@@ -96,13 +96,13 @@ def token_request(
     return HttpRequest(
         "POST",
         f"{iam_endpoint}/v3/auth/tokens?{encode_query({'nocatalog': True})}",
-        _JSON_HEADERS,
+        JSON_HEADERS,
         json.dumps(body).encode("utf-8"),
     )
 
 
 def parse_token_response(response: HttpResponse) -> IamToken:
-    payload = _json_body(response)
+    payload = json_body(response)
     value = response.headers.get("x-subject-token")
     token = payload.get("token")
     if not value or not isinstance(token, dict):
@@ -126,12 +126,12 @@ def parse_token_response(response: HttpResponse) -> IamToken:
 
 
 def projects_request(iam_endpoint: str, region: str) -> HttpRequest:
-    return HttpRequest("GET", f"{iam_endpoint}/v3/projects?{encode_query({'name': region})}", _JSON_HEADERS)
+    return HttpRequest("GET", f"{iam_endpoint}/v3/projects?{encode_query({'name': region})}", JSON_HEADERS)
 
 
 def parse_projects_response(response: HttpResponse, region: str) -> str:
     """The one project named after ``region``; zero or several matches is an error."""
-    payload = _json_body(response)
+    payload = json_body(response)
     projects = payload.get("projects")
     if not isinstance(projects, list):
         raise CfwResponseError(
