@@ -64,7 +64,7 @@ def _show(value: object) -> str:
 
 
 def validate_firewall_name(value: object, field: str = "name") -> str:
-    if not isinstance(value, str) or not _NAME.match(value):
+    if not isinstance(value, str) or not _NAME.fullmatch(value):
         raise CfwConfigError(
             field,
             "a firewall name of 1 to 48 characters: Chinese or English letters, digits, '_' or '-'",
@@ -74,7 +74,7 @@ def validate_firewall_name(value: object, field: str = "name") -> str:
 
 
 def validate_firewall_id(value: object, field: str = "firewall_id") -> str:
-    if not isinstance(value, str) or not _RESOURCE_ID.match(value):
+    if not isinstance(value, str) or not _RESOURCE_ID.fullmatch(value):
         raise CfwConfigError(
             field, "a firewall id (fw_instance_id, a UUID: letters, digits, '-' or '_')", got=_show(value)
         )
@@ -84,7 +84,7 @@ def validate_firewall_id(value: object, field: str = "firewall_id") -> str:
 def validate_enterprise_project_id(value: object, field: str = "enterprise_project_id") -> str | None:
     if value is None:
         return None
-    if not isinstance(value, str) or not _ENTERPRISE_PROJECT.match(value):
+    if not isinstance(value, str) or not _ENTERPRISE_PROJECT.fullmatch(value):
         raise CfwConfigError(
             field, "an enterprise project id (a UUID, or '0' for the default)", got=_show(value)
         )
@@ -383,7 +383,8 @@ def parse_list_response(response: HttpResponse) -> FirewallPage:
     data = payload.get("data")
     if not isinstance(data, dict):
         raise _malformed(response, "the answer has no 'data' object")
-    records = data.get("records") or []
+    records = data.get("records")
+    records = [] if records is None else records
     total = data.get("total")
     if not isinstance(records, list) or (total is not None and not isinstance(total, int)):
         raise _malformed(response, "data.records is not a list or data.total is not a number")

@@ -108,7 +108,7 @@ class FirewallRegistry:
         if not isinstance(body, dict):
             raise FirewallRequestError("CFW.00200001", "the request body is not a JSON object")
         name, flavor, charge = body.get("name"), body.get("flavor"), body.get("charge_info")
-        if not isinstance(name, str) or not _NAME.match(name):
+        if not isinstance(name, str) or not _NAME.fullmatch(name):
             raise FirewallRequestError("CFW.00200001", "invalid parameter: name")
         if not isinstance(flavor, dict) or flavor.get("version") not in _VERSIONS:
             raise FirewallRequestError("CFW.00200001", "invalid parameter: flavor.version")
