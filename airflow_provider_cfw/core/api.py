@@ -1,4 +1,5 @@
-"""The three calls the provider makes, as pure request builders and response parsers.
+"""The calls the provider makes, as pure request builders and response parsers (the firewall
+lifecycle's are in :mod:`~airflow_provider_cfw.core.firewalls`).
 
 Shared by the sync and async clients: nothing here does I/O.
 """
@@ -6,12 +7,19 @@ Shared by the sync and async clients: nothing here does I/O.
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from pendulum import DateTime
 
-from airflow_provider_cfw.core.errors import CfwApiError, CfwResponseError, error_from_response
+from airflow_provider_cfw.core.errors import (
+    CfwApiError,
+    CfwConfigError,
+    CfwResponseError,
+    error_from_response,
+)
 from airflow_provider_cfw.core.http import HttpRequest, HttpResponse, encode_query
 from airflow_provider_cfw.core.models import CfwJob, parse_cfw_time
 from airflow_provider_cfw.get_provider_info import PACKAGE_NAME, __version__
@@ -32,6 +40,55 @@ def json_body(response: HttpResponse) -> dict[str, Any]:
             response.status, None, "the answer is not a JSON object", request_id=response.request_id
         )
     return payload
+
+
+# ---- CFW: any call ---------------------------------------------------------------------------
+
+#: HTTP methods that may be resent after a failure that may have reached the service.
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
+_PATH = re.compile(r"^(/[A-Za-z0-9._~{}-]+)+/?$")
+
+
+def validate_method(method: object) -> str:
+    verb = method.upper() if isinstance(method, str) else ""
+    if verb not in ("GET", "POST", "PUT", "PATCH", "DELETE"):
+        raise CfwConfigError("method", "GET, POST, PUT, PATCH or DELETE", got=repr(method)[:40])
+    return verb
+
+
+def validate_path(path: object) -> str:
+    """A CFW path such as ``/v1/{project_id}/firewalls/list``: plain segments (letters, digits,
+    ``-._~``) and no placeholder but ``{project_id}``; no query, no ``..``, nothing to encode."""
+    expected = "an absolute CFW API path such as '/v1/{project_id}/firewalls/list'"
+    if not isinstance(path, str) or not _PATH.fullmatch(path):
+        raise CfwConfigError("path", expected, got=repr(path)[:80])
+    segments = path.split("/")
+    if any(s in (".", "..") or (("{" in s or "}" in s) and s != "{project_id}") for s in segments):
+        raise CfwConfigError("path", expected, got=repr(path)[:80])
+    return path
+
+
+def resolve_path(path: str, project_id: str) -> str:
+    return path.replace("{project_id}", project_id)
+
+
+def json_bytes(payload: object) -> bytes:
+    """JSON as the official SDK writes it (``json.dumps`` defaults: ``", "``/``": "``, ASCII-escaped)."""
+    return json.dumps(payload).encode("utf-8")
+
+
+def api_request(
+    endpoint: str,
+    method: str,
+    path: str,
+    *,
+    params: Mapping[str, object] | None = None,
+    body: object = None,
+) -> HttpRequest:
+    """Any CFW call: ``path`` relative to the endpoint (``/v1/{project_id}/...``, already filled in)."""
+    query = encode_query(params)
+    url = f"{endpoint}{path}" + (f"?{query}" if query else "")
+    return HttpRequest(method, url, JSON_HEADERS, b"" if body is None else json_bytes(body))
 
 
 # ---- CFW: List Job Status -------------------------------------------------------------------

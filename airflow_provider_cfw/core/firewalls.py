@@ -8,15 +8,14 @@ the operators; nothing here does I/O. Field names, paths and ranges follow the o
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from airflow_provider_cfw.core.api import JSON_HEADERS, json_body
+from airflow_provider_cfw.core.api import api_request, json_body
 from airflow_provider_cfw.core.errors import CfwConfigError, CfwResponseError
-from airflow_provider_cfw.core.http import HttpRequest, HttpResponse, encode_query
+from airflow_provider_cfw.core.http import HttpRequest, HttpResponse
 
 #: ``FirewallInstanceVO.status``.
 FIREWALL_STATUSES: dict[int, str] = {
@@ -47,7 +46,7 @@ EXTEND_RANGES: dict[str, tuple[int, int, int]] = {
     "extend_vpc_count": (0, 100, 1),
 }
 LIST_PAGE_MAX = 1024
-#: Pages :func:`parse_list_response` callers follow at most (1024 x 100 firewalls): a server that
+#: Pages :func:`next_offset` lets a listing follow at most (1024 x 100 firewalls): a server that
 #: keeps answering full pages must not keep a task looping for ever.
 MAX_LIST_PAGES = 100
 
@@ -215,25 +214,6 @@ def awaits_payment(charge_info: Mapping[str, Any]) -> bool:
 # ---- requests -------------------------------------------------------------------------------------
 
 
-def json_bytes(payload: object) -> bytes:
-    """JSON as the official SDK writes it (``json.dumps`` defaults: ``", "``/``": "``, ASCII-escaped)."""
-    return json.dumps(payload).encode("utf-8")
-
-
-def api_request(
-    endpoint: str,
-    method: str,
-    path: str,
-    *,
-    params: Mapping[str, object] | None = None,
-    body: object = None,
-) -> HttpRequest:
-    """Any CFW call: ``path`` relative to the endpoint (``/v1/{project_id}/...``, already filled in)."""
-    query = encode_query(params)
-    url = f"{endpoint}{path}" + (f"?{query}" if query else "")
-    return HttpRequest(method, url, JSON_HEADERS, b"" if body is None else json_bytes(body))
-
-
 def create_request(endpoint: str, project_id: str, body: Mapping[str, Any]) -> HttpRequest:
     """``POST /v2/{project_id}/firewall``."""
     return api_request(endpoint, "POST", f"/v2/{project_id}/firewall", body=dict(body))
@@ -395,11 +375,19 @@ def parse_list_response(response: HttpResponse) -> FirewallPage:
     return FirewallPage(total if isinstance(total, int) else len(firewalls), firewalls)
 
 
-def parse_json_response(response: HttpResponse) -> dict[str, Any]:
-    """Any CFW answer: the JSON object, or the classified error."""
-    return json_body(response)
-
-
 def named(firewalls: list[CfwFirewall], name: str) -> list[CfwFirewall]:
     """The firewalls called exactly ``name`` (``key_word`` matches parts of names), deleted ones left out."""
     return [f for f in firewalls if f.name == name and f.status != DELETED]
+
+
+def next_offset(page: FirewallPage, offset: int, pages_read: int) -> int | None:
+    """Where the next page starts, or ``None`` after the last one (shared by the sync and async paging).
+
+    :raises CfwResponseError: the answers keep coming past :data:`MAX_LIST_PAGES` pages.
+    """
+    following = offset + len(page.firewalls)
+    if not page.firewalls or following >= page.total:
+        return None
+    if pages_read >= MAX_LIST_PAGES:
+        raise CfwResponseError(200, None, f"ListFirewallList did not end within {MAX_LIST_PAGES} pages")
+    return following

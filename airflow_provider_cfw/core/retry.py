@@ -7,7 +7,7 @@ from typing import Any
 
 from tenacity import RetryCallState, retry_if_exception, stop_after_attempt, wait_exponential, wait_random
 
-from airflow_provider_cfw.core.errors import CfwApiError, is_retryable
+from airflow_provider_cfw.core.errors import CfwApiError, is_retryable, is_safe_to_resend
 
 log = logging.getLogger(__name__)
 
@@ -39,16 +39,18 @@ def _log_retry(state: RetryCallState) -> None:
     )
 
 
-def retry_arguments(max_retries: int, backoff: float) -> dict[str, Any]:
+def retry_arguments(max_retries: int, backoff: float, *, idempotent: bool = True) -> dict[str, Any]:
     """Keyword arguments for ``tenacity.Retrying``/``AsyncRetrying``.
 
     :param max_retries: retries after the first try (so at most ``max_retries + 1`` requests).
     :param backoff: the first wait in seconds before jitter; it doubles each retry.
+    :param idempotent: whether the call may run twice; if not, only failures that prove the request
+        was not carried out are retried.
     """
     return {
         "stop": stop_after_attempt(max_retries + 1),
         "wait": _WaitHonouringRetryAfter(backoff),
-        "retry": retry_if_exception(is_retryable),
+        "retry": retry_if_exception(is_retryable if idempotent else is_safe_to_resend),
         "before_sleep": _log_retry,
         "reraise": True,
     }

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 import aiohttp
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3.exceptions import NewConnectionError
 from yarl import URL
 
 from airflow_provider_cfw.core.errors import CfwConfigError, CfwConnectionError
@@ -32,9 +33,25 @@ DEFAULT_POOL_SIZE = 100
 SYNC_POOL_SIZE = 10
 
 
-def _connection_error(request: HttpRequest, error: BaseException) -> CfwConnectionError:
+#: aiohttp errors raised before a request could leave: no connection (refused, DNS, TLS handshake,
+#: proxy refused) or a connect timeout (aiohttp >= 3.10).
+_AIOHTTP_NOT_SENT: tuple[type[BaseException], ...] = (aiohttp.ClientConnectorError,) + (
+    (aiohttp.ConnectionTimeoutError,) if hasattr(aiohttp, "ConnectionTimeoutError") else ()
+)
+
+
+def _requests_not_sent(error: BaseException) -> bool:
+    if isinstance(error, requests.ConnectTimeout):
+        return True
+    reason = getattr(error.args[0], "reason", None) if error.args else None
+    return isinstance(error, requests.ConnectionError) and isinstance(reason, NewConnectionError)
+
+
+def _connection_error(request: HttpRequest, error: BaseException, *, sent: bool) -> CfwConnectionError:
     # Only the method, URL and error class: an exception's own text can quote request headers.
-    return CfwConnectionError(f"{request.method} {request.url} failed: {type(error).__name__}")
+    return CfwConnectionError(
+        f"{request.method} {request.url} failed: {type(error).__name__}", request_sent=sent
+    )
 
 
 class SyncTransport:
@@ -67,7 +84,7 @@ class SyncTransport:
         except (requests.RequestException, OSError) as err:
             if isinstance(err, OSError) and isinstance(self._settings.verify, str):
                 raise CfwConfigError("extra.verify", "the path of a readable CA bundle") from None
-            raise _connection_error(request, err) from None
+            raise _connection_error(request, err, sent=not _requests_not_sent(err)) from None
         return HttpResponse(response.status_code, dict(response.headers), body)
 
     def close(self) -> None:
@@ -162,4 +179,4 @@ class AsyncTransport:
                     body = await response.read()
                     return HttpResponse(response.status, dict(response.headers), body)
             except (aiohttp.ClientError, TimeoutError, OSError) as err:
-                raise _connection_error(request, err) from None
+                raise _connection_error(request, err, sent=not isinstance(err, _AIOHTTP_NOT_SENT)) from None
