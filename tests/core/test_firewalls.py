@@ -137,7 +137,7 @@ def test_awaits_payment() -> None:
 
 @pytest.mark.parametrize("value", ["", "a/b", "../x", "a?b", None, "x" * 129])
 def test_invalid_firewall_ids(value: object) -> None:
-    with pytest.raises(CfwConfigError, match="^firewall_id: expected"):
+    with pytest.raises(CfwConfigError, match=r"^firewall_id: expected"):
         validate_firewall_id(value)
 
 

@@ -162,7 +162,7 @@ def test_list_refuses_bad_arguments_before_any_request(emu: CfwEmulator, conn: A
         ({"page_size": 2000}, "limit"),
         ({"key_word": 3}, "key_word"),
     ):
-        with pytest.raises(CfwConfigError, match=f"^{field}:"):
+        with pytest.raises(CfwConfigError, match=rf"^{field}:"):
             hook.list_firewalls(**kwargs)
     assert emu.stats.requests == {}
 
@@ -226,7 +226,7 @@ def test_post_request_is_not_resent_after_a_502_unless_declared_idempotent(
 def test_request_refuses_bad_method_or_path_before_any_request(
     emu: CfwEmulator, conn: Any, method: str, path: str, field: str
 ) -> None:
-    with pytest.raises(CfwConfigError, match=f"^{field}: expected"):
+    with pytest.raises(CfwConfigError, match=rf"^{field}: expected"):
         CfwHook().request(method, path)
     assert emu.stats.requests == {}
 

@@ -45,7 +45,7 @@ def run_deferred(op: Any) -> dict[str, Any]:
         op.execute({})
     deferred = info.value
     assert isinstance(deferred.trigger, CfwJobTrigger) and deferred.method_name == "execute_complete"
-    classpath, kwargs = deferred.trigger.serialize()
+    _, kwargs = deferred.trigger.serialize()
     assert_no_secrets(kwargs, deferred.kwargs)
     trigger = CfwJobTrigger(**kwargs)
 
@@ -78,11 +78,11 @@ def test_defaults_and_template_fields() -> None:
 
 
 def test_bad_choices_are_refused_when_the_dag_is_parsed() -> None:
-    with pytest.raises(CfwConfigError, match="^if_exists: expected 'reuse' or 'fail'"):
+    with pytest.raises(CfwConfigError, match=r"^if_exists: expected 'reuse' or 'fail'"):
         CfwCreateFirewallOperator(task_id="c", name="fw", flavor=PRO, if_exists="replace")
-    with pytest.raises(CfwConfigError, match="^if_missing: expected"):
+    with pytest.raises(CfwConfigError, match=r"^if_missing: expected"):
         CfwDeleteFirewallOperator(task_id="d", firewall_id="x", if_missing="skip")
-    with pytest.raises(CfwConfigError, match="^poll_interval: expected"):
+    with pytest.raises(CfwConfigError, match=r"^poll_interval: expected"):
         CfwDeleteFirewallOperator(task_id="d", firewall_id="x", poll_interval=-1)
 
 
@@ -190,7 +190,7 @@ def test_bad_input_sends_no_request(fw_emu: CfwEmulator, kwargs: dict[str, Any])
 
 
 def test_bad_firewall_id_sends_no_request(fw_emu: CfwEmulator) -> None:
-    with pytest.raises(CfwConfigError, match="^firewall_id"):
+    with pytest.raises(CfwConfigError, match=r"^firewall_id"):
         delete_op("../jobs").execute({})
     assert total_sent(fw_emu) == 0
 
