@@ -19,7 +19,6 @@ except ImportError:  # Airflow 2.x
     from airflow.models.dag import DAG  # type: ignore[no-redef]
     from airflow.models.param import Param  # type: ignore[no-redef]
 
-from airflow_provider_cfw.hooks.cfw import CfwHook
 from airflow_provider_cfw.operators.cfw import CfwCreateFirewallOperator, CfwDeleteFirewallOperator
 
 DAG_ID = "example_cfw_firewall_lifecycle"
@@ -61,6 +60,9 @@ with DAG(
     @task
     def use_firewall(firewall: dict[str, Any]) -> str:
         """Anything that needs the firewall; here, read its status back by id."""
+        # Imported in the task, not at the top: DAG files are parsed often and must stay cheap.
+        from airflow_provider_cfw.hooks.cfw import CfwHook
+
         hook = CfwHook()
         [found] = [f for f in hook.list_firewalls(firewall["firewall_id"]) if f.id == firewall["firewall_id"]]
         log.info("Firewall %s (%s) is %s", found.name, found.id, found.status_text)
