@@ -28,11 +28,12 @@ from airflow_provider_cfw.core.firewalls import (
     validate_firewall_id,
 )
 from airflow_provider_cfw.core.models import CfwJob, CfwJobStatus
-from airflow_provider_cfw.hooks.cfw import CfwHook
 from airflow_provider_cfw.triggers.cfw import CfwJobTrigger
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
+
+    from airflow_provider_cfw.hooks.cfw import CfwHook
 
 #: CFW's "object does not exist" (the same code for a job and for a firewall).
 OBJECT_NOT_FOUND_CODE = JOB_NOT_FOUND_CODE
@@ -106,6 +107,9 @@ class _CfwFirewallOperator(BaseOperator):
 
     @cached_property
     def hook(self) -> CfwHook:
+        # Imported when a task runs, not when a DAG file is parsed (the transports are heavy), as the sensor.
+        from airflow_provider_cfw.hooks.cfw import CfwHook
+
         return CfwHook(self.cfw_conn_id, region=self.region, project_id=self.project_id)
 
     def _find_by_id(self, firewall_id: str) -> CfwFirewall | None:

@@ -122,6 +122,19 @@ def test_a_second_run_with_the_same_name_creates_nothing(fw_emu: CfwEmulator) ->
     assert sent(fw_emu, "cfw.job") == 0
 
 
+def test_a_lost_answer_then_the_tasks_retry_leave_one_firewall(fw_emu: CfwEmulator) -> None:
+    # What Airflow does: the first try fails, the retry is a fresh execute of the same operator. The
+    # lost create's job is polled by no one, so it is scripted by time.
+    fw_emu.script_firewall_jobs([("Running", 0.2), ("Success", None)])
+    fw_emu.inject("cfw.firewall.create", "lost_answer")
+    with pytest.raises(AirflowException, match="Could not create firewall 'fw-a'"):
+        create_op().execute({})
+    retry = create_op(poll_interval=0.05).execute({})
+    assert retry["reused"] is True and retry["job_id"] is None and retry["status"] == 2
+    assert sent(fw_emu, "cfw.firewall.create") == 1 and fw_emu.firewalls_created == 1
+    assert [f.id for f in fw_emu.list_firewalls("fw-a")] == [retry["firewall_id"]]
+
+
 def test_if_exists_fail(fw_emu: CfwEmulator) -> None:
     create_op().execute({})
     with pytest.raises(AirflowFailException, match="already exists"):
@@ -272,3 +285,20 @@ def test_project_override_is_used(fw_emu: CfwEmulator, set_conn: Any) -> None:
     set_conn(project_id=None)
     result = create_op(project_id=PROJECT).execute({})
     assert result["firewall_id"] and fw_emu.list_firewalls("fw-a")[0].project_id == PROJECT
+
+
+# -- public names --------------------------------------------------------------------------------
+
+
+def test_public_names_and_provider_info() -> None:
+    import airflow_provider_cfw
+    from airflow_provider_cfw.get_provider_info import get_provider_info
+    from airflow_provider_cfw.operators import cfw
+
+    assert airflow_provider_cfw.CfwCreateFirewallOperator is cfw.CfwCreateFirewallOperator
+    assert airflow_provider_cfw.CfwDeleteFirewallOperator is cfw.CfwDeleteFirewallOperator
+    assert {"CfwCreateFirewallOperator", "CfwDeleteFirewallOperator", "CfwFirewall"} <= set(
+        airflow_provider_cfw.__all__
+    )
+    [entry] = get_provider_info()["operators"]
+    assert entry["python-modules"] == ["airflow_provider_cfw.operators.cfw"]
