@@ -68,6 +68,14 @@ def validate_path(path: object) -> str:
     return path
 
 
+def validate_json(body: object) -> object:
+    try:
+        json_bytes(body)
+    except (TypeError, ValueError):
+        raise CfwConfigError("json", "a JSON-serialisable body (dicts, lists, strings, numbers)") from None
+    return body
+
+
 def resolve_path(path: str, project_id: str) -> str:
     return path.replace("{project_id}", project_id)
 

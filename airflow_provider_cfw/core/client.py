@@ -243,7 +243,7 @@ class CfwClient:
         idempotent: bool | None = None,
     ) -> dict[str, Any]:
         """Any CFW call, signed like the others; see :meth:`CfwHook.request`."""
-        verb, path = api.validate_method(method), api.validate_path(path)
+        verb, path, json = api.validate_method(method), api.validate_path(path), api.validate_json(json)
         project = self._known_project(project_id) or self.project_id()
         return self._run(self._api_call(verb, path, project, params=params, json=json, idempotent=idempotent))
 
@@ -357,7 +357,7 @@ class CfwClient:
         project_id: str | None = None,
         idempotent: bool | None = None,
     ) -> dict[str, Any]:
-        verb, path = api.validate_method(method), api.validate_path(path)
+        verb, path, json = api.validate_method(method), api.validate_path(path), api.validate_json(json)
         project = self._known_project(project_id) or await self.aproject_id()
         return await self._arun(
             self._api_call(verb, path, project, params=params, json=json, idempotent=idempotent)

@@ -231,6 +231,12 @@ def test_request_refuses_bad_method_or_path_before_any_request(
     assert emu.stats.requests == {}
 
 
+def test_request_refuses_a_body_that_is_not_json_before_any_request(emu: CfwEmulator, conn: Any) -> None:
+    with pytest.raises(CfwConfigError, match=r"^json: expected"):
+        CfwHook().request("POST", "/v1/{project_id}/firewalls/list", json={"when": object()})
+    assert emu.stats.requests == {}
+
+
 def test_a_2xx_create_answer_without_ids_is_a_response_error_and_not_resent(
     emu: CfwEmulator, conn: Any
 ) -> None:
