@@ -10,7 +10,7 @@ import requests
 
 from airflow_provider_cfw.testing import CfwEmulator
 
-from .conftest import OTHER_PROJECT, PROJECT, signed
+from .conftest import AK, OTHER_PROJECT, PROJECT, SK, signed
 
 POSTPAID = {"charge_mode": "postPaid"}
 PRO = {"version": "Professional"}
@@ -188,3 +188,42 @@ def test_reset_forgets_the_firewalls(emu: CfwEmulator) -> None:
 def test_a_bad_job_script_is_refused_at_once(emu: CfwEmulator) -> None:
     with pytest.raises(ValueError, match="statuses"):
         emu.script_firewall_jobs([])
+
+
+# -- the official SDK's client, end to end (test-only dependency) --------------------------------------
+
+
+@pytest.mark.sdk
+def test_the_official_sdk_creates_lists_and_deletes(
+    emu: CfwEmulator, monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    # The SDK's own serialisation and signer against the emulator's checks, POST and DELETE included.
+    monkeypatch.setenv("HOME", str(tmp_path_factory.mktemp("sdk-home")))
+    v1 = pytest.importorskip("huaweicloudsdkcfw.v1")
+    from huaweicloudsdkcore.auth.credentials import BasicCredentials
+
+    client = (
+        v1.CfwClient.new_builder()
+        .with_credentials(BasicCredentials(AK, SK, PROJECT))
+        .with_endpoints([emu.url])
+        .build()
+    )
+    created = client.create_firewall(
+        v1.CreateFirewallRequest(
+            body=v1.CreateFirewallReq(
+                name="防火墙-sdk",
+                tags=[v1.CreateFirewallReqTags(key="env", value="test")],
+                flavor=v1.CreateFirewallReqFlavor(version="Professional", extend_bandwidth=10),
+                charge_info=v1.CreateFirewallReqChargeInfo(charge_mode="postPaid"),
+            )
+        )
+    )
+    assert created.job_id and created.data.name == "防火墙-sdk"
+    listed = client.list_firewall_list(
+        v1.ListFirewallListRequest(body=v1.QueryFireWallInstanceDto(key_word="sdk", limit=10, offset=0))
+    )
+    [record] = listed.data.records
+    assert record.fw_instance_name == "防火墙-sdk" and record.status == 0
+    deleted = client.delete_firewall(v1.DeleteFirewallRequest(resource_id=record.fw_instance_id))
+    assert deleted.data
+    assert emu.stats.signature_failures == 0 and emu.firewalls_created == 1
