@@ -104,6 +104,7 @@ class CfwSettings:
         """Validate a connection's fields; hook arguments (keyword-only) take precedence over extras."""
         fields = _Fields(conn_id, extra)
         auth_type = fields.auth_type()
+        region_field = "region" if region else f"connection {conn_id!r} extra.region"
         region = validate_region(region, "region") if region else fields.validated("region", validate_region)
         project_id = (
             validate_project_id(project_id, "project_id")
@@ -114,7 +115,7 @@ class CfwSettings:
         if endpoint is None:
             if region is None:
                 raise fields.error("region", "a region such as 'cn-north-4' (or an 'endpoint' extra)")
-            endpoint = endpoints.cfw_endpoint(region)
+            endpoint = endpoints.cfw_endpoint(region, region_field)
         iam = fields.validated("iam_endpoint", validate_endpoint) or endpoints.iam_endpoint(region)
         proxy = fields.validated("proxy", validate_endpoint)
         common: dict[str, Any] = {
@@ -147,8 +148,8 @@ class CfwSettings:
                 ),
                 password=fields.required_text(password, "password", "the IAM user's password"),
             )
-        if project_id is None:
-            raise fields.error("extra.project_id", "a project id (auth_type 'token' cannot discover it)")
+        if region is None and project_id is None:
+            raise fields.error("region", "a region (to look the project up with the token) or a project_id")
         return cls(**common, token=fields.required_text(password, "password", "an IAM token"))
 
 
@@ -213,6 +214,9 @@ class _Fields:
             return None
         if not isinstance(raw, str):
             raise self.error(f"extra.{name}", "a string")
+        if any(ord(c) < 32 for c in raw):
+            # It becomes a header: a stray newline would be refused by the HTTP library, quoting it.
+            raise self.error(f"extra.{name}", "a string without control characters")
         return raw
 
     def required_text(self, raw: object, name: str, expected: str) -> str:

@@ -23,6 +23,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.exceptions import NewConnectionError
 from yarl import URL
 
+from airflow_provider_cfw.core import failures
 from airflow_provider_cfw.core.errors import CfwConfigError, CfwConnectionError
 from airflow_provider_cfw.core.http import HttpRequest, HttpResponse
 
@@ -42,18 +43,22 @@ _AIOHTTP_NOT_SENT: tuple[type[BaseException], ...] = (aiohttp.ClientConnectorErr
 )
 
 
-def _requests_not_sent(error: BaseException) -> bool:
-    if isinstance(error, requests.ConnectTimeout):
+def _never_sent(error: BaseException) -> bool:
+    """Whether the request provably did not leave (so even a create may be sent again)."""
+    if isinstance(error, _AIOHTTP_NOT_SENT | requests.ConnectTimeout):
         return True
     reason = getattr(error.args[0], "reason", None) if error.args else None
     return isinstance(error, requests.ConnectionError) and isinstance(reason, NewConnectionError)
 
 
-def _connection_error(request: HttpRequest, error: BaseException, *, sent: bool) -> CfwConnectionError:
-    # Only the method, URL and error class: an exception's own text can quote request headers.
-    # ``sent``: whether the request may have reached the service (a create must then not be resent).
+def _connection_error(
+    request: HttpRequest, error: BaseException, settings: CfwSettings
+) -> CfwConnectionError:
+    # Never the exception's own text: it can quote request headers or a proxy's credentials.
+    why = failures.describe(error, settings.timeout)
+    via = failures.proxy_note(settings.proxy_for(request.url))
     return CfwConnectionError(
-        f"{request.method} {request.url} failed: {type(error).__name__}", request_sent=sent
+        f"{request.method} {request.url} failed{via}: {why}", request_sent=not _never_sent(error)
     )
 
 
@@ -88,7 +93,7 @@ class SyncTransport:
         except (requests.RequestException, OSError) as err:
             if isinstance(err, OSError) and isinstance(self._settings.verify, str):
                 raise CfwConfigError("extra.verify", "the path of a readable CA bundle") from None
-            raise _connection_error(request, err, sent=not _requests_not_sent(err)) from None
+            raise _connection_error(request, err, self._settings) from None
         return HttpResponse(response.status_code, dict(response.headers), body)
 
     def close(self) -> None:
@@ -210,4 +215,4 @@ class AsyncTransport:
                 body = await response.read()
                 return HttpResponse(response.status, response.headers, body)
         except (aiohttp.ClientError, TimeoutError, OSError) as err:
-            raise _connection_error(request, err, sent=not isinstance(err, _AIOHTTP_NOT_SENT)) from None
+            raise _connection_error(request, err, self._settings) from None
