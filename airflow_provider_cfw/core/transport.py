@@ -45,7 +45,7 @@ _AIOHTTP_NOT_SENT: tuple[type[BaseException], ...] = (aiohttp.ClientConnectorErr
 
 def _never_sent(error: BaseException) -> bool:
     """Whether the request provably did not leave (so even a create may be sent again)."""
-    if isinstance(error, _AIOHTTP_NOT_SENT | requests.ConnectTimeout):
+    if isinstance(error, (*_AIOHTTP_NOT_SENT, requests.ConnectTimeout)):
         return True
     reason = getattr(error.args[0], "reason", None) if error.args else None
     return isinstance(error, requests.ConnectionError) and isinstance(reason, NewConnectionError)
