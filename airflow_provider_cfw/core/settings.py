@@ -5,9 +5,11 @@ Everything after this trusts the settings. Every error names the connection fiel
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
 from urllib.request import getproxies_environment, proxy_bypass_environment  # type: ignore[attr-defined]
@@ -227,8 +229,25 @@ class _Fields:
         return raw
 
 
+#: The variables urllib, requests and aiohttp read for proxies (urllib also takes any case).
+_PROXY_VARIABLES = tuple(
+    spelling
+    for name in ("https_proxy", "http_proxy", "all_proxy", "no_proxy", "request_method")
+    for spelling in (name, name.upper())
+)
+
+
 def _environment_proxy(url: str) -> str | None:
-    """What ``requests`` and ``aiohttp(trust_env=True)`` would pick for ``url`` from the environment."""
+    """What ``requests`` and ``aiohttp(trust_env=True)`` would pick for ``url`` from the environment.
+
+    urllib scans the whole environment for it, twice; every trigger builds settings, so the answer is
+    kept for as long as the proxy variables read the same.
+    """
+    return _proxy_for(url, tuple(os.environ.get(name) for name in _PROXY_VARIABLES))
+
+
+@lru_cache(maxsize=64)
+def _proxy_for(url: str, _variables: tuple[str | None, ...]) -> str | None:
     parts = urlsplit(url)
     proxies = getproxies_environment()
     if proxy_bypass_environment(parts.hostname or "", proxies):
