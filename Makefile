@@ -11,7 +11,7 @@ STAMP := $(VENV)/.installed
 VENV2 ?= .venv-airflow2
 STAMP2 := $(VENV2)/.installed
 
-.PHONY: test lint typecheck unit e2e test-airflow2 reliability docs dist demo lock clean
+.PHONY: test lint typecheck unit e2e test-airflow2 reliability docs dist demo bench lock clean
 
 # $(1): the environment's folder; $(2): its lock file.
 define make-env
@@ -29,8 +29,8 @@ $(STAMP2): pyproject.toml requirements-airflow2.lock
 	$(call make-env,$(VENV2),requirements-airflow2.lock)
 
 lint: $(STAMP)
-	$(BIN)/ruff check airflow_provider_cfw tests example_dags docs/conf.py docs/_ext docs/examples
-	$(BIN)/ruff format --check airflow_provider_cfw tests example_dags docs/conf.py docs/_ext docs/examples
+	$(BIN)/ruff check airflow_provider_cfw tests example_dags benchmarks docs/conf.py docs/_ext docs/examples
+	$(BIN)/ruff format --check airflow_provider_cfw tests example_dags benchmarks docs/conf.py docs/_ext docs/examples
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
@@ -70,6 +70,11 @@ test: lint typecheck docs dist
 
 demo: $(STAMP)
 	$(BIN)/python -m tests.e2e.demo
+
+# What a wait costs on the triggerer, the provider against a bare aiohttp floor (docs/performance.md);
+# about 10 minutes. BENCH_QUICK=1 for a one-minute run; options: BENCH_ARGS="--help".
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks $(BENCH_ARGS)
 
 # Re-resolve requirements.lock from requirements.in (needs the package index).
 lock:
