@@ -85,7 +85,12 @@ class PostgresServer:
         if setpriv is None:
             raise RuntimeError("running as root needs setpriv (util-linux) to start PostgreSQL unprivileged")
         self._uid, self._gid = account.pw_uid, account.pw_gid
-        return [setpriv, f"--reuid={account.pw_uid}", f"--regid={account.pw_gid}", "--init-groups", "--"]
+        # The parent-death signal is cleared when the user changes, so it is set again after the
+        # switch: SIGINT (fast shutdown) if the harness dies without stopping the server.
+        return [
+            setpriv, f"--reuid={account.pw_uid}", f"--regid={account.pw_gid}", "--init-groups",
+            "--pdeathsig", "INT", "--",
+        ]  # fmt: skip
 
     @property
     def url(self) -> str:

@@ -35,6 +35,8 @@ POLL_INTERVAL = 5.0
 HEALTH_CHECK_THRESHOLD = 10.0
 #: LocalExecutor slots: the 40 first pokes and the 40 resumptions run there, a few at a time.
 PARALLELISM = 4
+#: Task states that end a wait (every job is Running until the kill, so none may be reached before).
+ENDED = frozenset({"success", "failed", "up_for_retry", "upstream_failed", "skipped"})
 
 
 @pytest.fixture(scope="module")
@@ -114,6 +116,11 @@ def all_deferred_and_owned(session: E2eSession, launch: Launch) -> dict[int, int
     session.airflow.check_alive()
     tis = records.task_instances(MAPPED_DAG, launch.run_id)
     owners = records.trigger_owners()
+    ended = {key: ti.state for key, ti in tis.items() if key.startswith("wait[") and ti.state in ENDED}
+    if ended:
+        raise AssertionError(
+            f"waits ended before any triggerer was killed: {ended}\n{session.diagnose(MAPPED_DAG, launch.run_id, 15)}"
+        )
     held = {}
     for i in range(WAITS):
         ti = tis.get(ti_key("wait", i))
