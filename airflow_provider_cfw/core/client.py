@@ -7,21 +7,22 @@ and the kind of lock differ.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 import aiohttp
-from tenacity import AsyncRetrying, Retrying
 
 from airflow_provider_cfw.core import api
-from airflow_provider_cfw.core.errors import CfwAuthError
+from airflow_provider_cfw.core.errors import CfwAuthError, CfwError
 from airflow_provider_cfw.core.http import HttpRequest, HttpResponse
 from airflow_provider_cfw.core.iam import PROJECTS, TOKENS, ProjectKey, TokenCache, TokenIdentity
 from airflow_provider_cfw.core.models import CfwJob
-from airflow_provider_cfw.core.retry import retry_arguments
+from airflow_provider_cfw.core.retry import RetryPolicy
 from airflow_provider_cfw.core.settings import AuthType, CfwSettings
 from airflow_provider_cfw.core.signing import sign_request
 from airflow_provider_cfw.core.transport import SESSIONS, AsyncTransport, SyncTransport
@@ -73,7 +74,7 @@ class CfwClient:
         self._amask = amask
         self._tokens = tokens
         self._projects = projects
-        self._retry = retry_arguments(settings.max_retries, settings.retry_backoff)
+        self._retry = RetryPolicy(settings.max_retries, settings.retry_backoff)
         self._sync: SyncTransport | None = None
         self.transport = AsyncTransport(settings)
 
@@ -189,10 +190,16 @@ class CfwClient:
             return cached.value
 
     def _run(self, call: _Call[T]) -> T:
-        for attempt in Retrying(**self._retry):
-            with attempt:
+        attempt = 1
+        while True:
+            try:
                 return self._once(call)
-        raise AssertionError("unreachable: tenacity re-raises the last error")
+            except CfwError as err:
+                delay = self._retry.delay(attempt, err)
+                if delay is None:
+                    raise
+            time.sleep(delay)
+            attempt += 1
 
     def _once(self, call: _Call[T]) -> T:
         if not (call.auth and self._uses_iam_password):
@@ -249,10 +256,16 @@ class CfwClient:
             return cached.value
 
     async def _arun(self, call: _Call[T]) -> T:
-        async for attempt in AsyncRetrying(**self._retry):
-            with attempt:
+        attempt = 1
+        while True:
+            try:
                 return await self._aonce(call)
-        raise AssertionError("unreachable: tenacity re-raises the last error")
+            except CfwError as err:
+                delay = self._retry.delay(attempt, err)
+                if delay is None:
+                    raise
+            await asyncio.sleep(delay)
+            attempt += 1
 
     async def _aonce(self, call: _Call[T]) -> T:
         if not (call.auth and self._uses_iam_password):

@@ -9,6 +9,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
+from urllib.parse import urlsplit
+from urllib.request import getproxies_environment, proxy_bypass_environment  # type: ignore[attr-defined]
 
 from airflow_provider_cfw.core import endpoints
 from airflow_provider_cfw.core.errors import CfwConfigError
@@ -44,7 +46,10 @@ class CfwSettings:
     :param password: the IAM user's password.
     :param token: a ready IAM token for ``token``.
     :param verify: TLS verification: True, False or a CA bundle path.
-    :param proxy: an https proxy URL (else the standard proxy environment variables apply).
+    :param proxy: the connection's proxy URL, for every call.
+    :param proxy_routes: ``(base URL, proxy or None)`` for the CFW and IAM endpoints: the ``proxy``
+        extra, else the standard proxy environment variables (``no_proxy`` honoured), resolved once
+        here so that no request looks them up again.
     :param timeout: (connect, read) seconds.
     :param max_retries: retries after the first try for transient failures.
     :param retry_backoff: the first retry's base wait in seconds (doubles each time, with jitter).
@@ -63,9 +68,17 @@ class CfwSettings:
     token: str | None = field(default=None, repr=False)
     verify: bool | str = True
     proxy: str | None = None
+    proxy_routes: tuple[tuple[str, str | None], ...] = ()
     timeout: tuple[float, float] = DEFAULT_TIMEOUT
     max_retries: int = DEFAULT_MAX_RETRIES
     retry_backoff: float = DEFAULT_RETRY_BACKOFF
+
+    def proxy_for(self, url: str) -> str | None:
+        """The proxy for a request to ``url``: the route of the endpoint it starts with, if any."""
+        for base, proxy in self.proxy_routes:
+            if url.startswith(base):
+                return proxy
+        return self.proxy
 
     @property
     def secrets(self) -> tuple[str, ...]:
@@ -103,6 +116,7 @@ class CfwSettings:
                 raise fields.error("region", "a region such as 'cn-north-4' (or an 'endpoint' extra)")
             endpoint = endpoints.cfw_endpoint(region)
         iam = fields.validated("iam_endpoint", validate_endpoint) or endpoints.iam_endpoint(region)
+        proxy = fields.validated("proxy", validate_endpoint)
         common: dict[str, Any] = {
             "conn_id": conn_id,
             "auth_type": auth_type,
@@ -111,7 +125,8 @@ class CfwSettings:
             "region": region,
             "project_id": project_id,
             "verify": fields.verify(),
-            "proxy": fields.validated("proxy", validate_endpoint),
+            "proxy": proxy,
+            "proxy_routes": tuple((base, proxy or _environment_proxy(base)) for base in (endpoint, iam)),
             "timeout": _timeout(fields, timeout),
             "max_retries": _max_retries(fields, max_retries),
             "retry_backoff": fields.number("retry_backoff", DEFAULT_RETRY_BACKOFF, minimum=0.0),
@@ -206,6 +221,15 @@ class _Fields:
         if any(ord(c) < 32 for c in raw):
             raise self.error(name, expected + " without control characters")
         return raw
+
+
+def _environment_proxy(url: str) -> str | None:
+    """What ``requests`` and ``aiohttp(trust_env=True)`` would pick for ``url`` from the environment."""
+    parts = urlsplit(url)
+    proxies = getproxies_environment()
+    if proxy_bypass_environment(parts.hostname or "", proxies):
+        return None
+    return proxies.get(parts.scheme)
 
 
 def _timeout(fields: _Fields, override: float | None) -> tuple[float, float]:

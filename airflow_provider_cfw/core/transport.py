@@ -12,7 +12,9 @@ import ssl
 import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 import aiohttp
@@ -46,11 +48,11 @@ class SyncTransport:
     def __init__(self, settings: CfwSettings) -> None:
         self._settings = settings
         self._session = requests.Session()
+        # Proxies were resolved with the settings; no per-request environment or netrc lookups.
+        self._session.trust_env = False
         adapter = HTTPAdapter(pool_connections=SYNC_POOL_SIZE, pool_maxsize=SYNC_POOL_SIZE, max_retries=0)
         self._session.mount("https://", adapter)
         self._session.mount("http://", adapter)
-        if settings.proxy:
-            self._session.proxies = {"https": settings.proxy, "http": settings.proxy}
 
     def send(self, request: HttpRequest) -> HttpResponse:
         try:
@@ -59,6 +61,7 @@ class SyncTransport:
                 request.url,
                 headers=dict(request.headers),
                 data=request.body or None,
+                proxies=_requests_proxies(self._settings.proxy_for(request.url)),
                 timeout=self._settings.timeout,
                 verify=self._settings.verify,
                 allow_redirects=False,
@@ -72,6 +75,10 @@ class SyncTransport:
 
     def close(self) -> None:
         self._session.close()
+
+
+def _requests_proxies(proxy: str | None) -> dict[str, str]:
+    return {"https": proxy, "http": proxy} if proxy else {}
 
 
 _SSL_CONTEXTS: dict[str, ssl.SSLContext] = {}
@@ -90,6 +97,10 @@ class _Lease:
     holders: int = 0
 
 
+#: The session of the lease the current task holds, so its requests need no lease of their own.
+_LEASED: ContextVar[aiohttp.ClientSession | None] = ContextVar("cfw_leased_session", default=None)
+
+
 class SessionRegistry:
     """One shared ``aiohttp.ClientSession`` per event loop, refcounted by leases."""
 
@@ -105,13 +116,16 @@ class SessionRegistry:
         entry = self._leases.get(loop)
         if entry is None or entry.session.closed:
             connector = aiohttp.TCPConnector(limit=self.pool_size, limit_per_host=0, keepalive_timeout=60)
-            # trust_env: the standard proxy variables apply, as with requests.
-            entry = _Lease(aiohttp.ClientSession(connector=connector, trust_env=True, auto_decompress=True))
+            # No trust_env: proxies come resolved in the settings. With it, aiohttp looks up netrc and
+            # the proxy environment in a worker thread on every request, two thread hops per poll.
+            entry = _Lease(aiohttp.ClientSession(connector=connector, trust_env=False, auto_decompress=True))
             self._leases[loop] = entry
         entry.holders += 1
+        token = _LEASED.set(entry.session)
         try:
             yield entry.session
         finally:
+            _LEASED.reset(token)
             entry.holders -= 1
             if entry.holders == 0 and self._leases.get(loop) is entry:
                 del self._leases[loop]
@@ -120,6 +134,12 @@ class SessionRegistry:
 
 #: Process-wide: every async client on a loop draws on the same pool.
 SESSIONS = SessionRegistry()
+
+
+@lru_cache(maxsize=8192)
+def _wire_url(url: str) -> URL:
+    # A trigger polls the same URL for its whole wait: parse it once, not every poll.
+    return URL(url, encoded=True)
 
 
 class AsyncTransport:
@@ -134,32 +154,42 @@ class AsyncTransport:
         self._registry = registry
         connect, read = settings.timeout
         self._timeout = aiohttp.ClientTimeout(sock_connect=connect, sock_read=read, total=connect + read)
+        verify = settings.verify
+        self._ssl: ssl.SSLContext | bool | None = (
+            verify if isinstance(verify, bool) else _SSL_CONTEXTS.get(verify)
+        )
 
-    async def _ssl(self) -> ssl.SSLContext | bool:
-        verify = self._settings.verify
-        if isinstance(verify, bool):
-            return verify
-        context = _SSL_CONTEXTS.get(verify)
-        if context is None:
-            # Reading a CA bundle is file I/O: keep it off the event loop, once per path.
-            context = _SSL_CONTEXTS.setdefault(verify, await asyncio.to_thread(_ssl_context, verify))
-        return context
+    async def _ssl_option(self) -> ssl.SSLContext | bool:
+        if self._ssl is None:
+            verify = str(self._settings.verify)
+            context = _SSL_CONTEXTS.get(verify)
+            if context is None:
+                # Reading a CA bundle is file I/O: keep it off the event loop, once per path.
+                context = _SSL_CONTEXTS.setdefault(verify, await asyncio.to_thread(_ssl_context, verify))
+            self._ssl = context
+        return self._ssl
 
     async def send(self, request: HttpRequest) -> HttpResponse:
-        ssl_option = await self._ssl()
+        leased = _LEASED.get()
+        if leased is not None and not leased.closed:
+            return await self._send(leased, request)
         async with self._registry.lease() as session:
-            try:
-                async with session.request(
-                    request.method,
-                    URL(request.url, encoded=True),
-                    headers=dict(request.headers),
-                    data=request.body or None,
-                    timeout=self._timeout,
-                    ssl=ssl_option,
-                    proxy=self._settings.proxy,
-                    allow_redirects=False,
-                ) as response:
-                    body = await response.read()
-                    return HttpResponse(response.status, dict(response.headers), body)
-            except (aiohttp.ClientError, TimeoutError, OSError) as err:
-                raise _connection_error(request, err) from None
+            return await self._send(session, request)
+
+    async def _send(self, session: aiohttp.ClientSession, request: HttpRequest) -> HttpResponse:
+        ssl_option = self._ssl if self._ssl is not None else await self._ssl_option()
+        try:
+            async with session.request(
+                request.method,
+                _wire_url(request.url),
+                headers=dict(request.headers),
+                data=request.body or None,
+                timeout=self._timeout,
+                ssl=ssl_option,
+                proxy=self._settings.proxy_for(request.url),
+                allow_redirects=False,
+            ) as response:
+                body = await response.read()
+                return HttpResponse(response.status, dict(response.headers), body)
+        except (aiohttp.ClientError, TimeoutError, OSError) as err:
+            raise _connection_error(request, err) from None

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import importlib
-import sys
+import threading
 import time
 from collections.abc import AsyncIterator
+from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
@@ -166,12 +167,35 @@ class CfwJobTrigger(BaseTrigger):
         )
 
 
+#: One import of the hook module per process, shared by every trigger that starts before it ends.
+_hook_import: Future[type[CfwHook]] | None = None
+_hook_import_guard = threading.Lock()
+
+
+def _import_hook_class(into: Future[type[CfwHook]]) -> None:
+    try:
+        # import_module returns only a fully initialised module (it waits on the import lock), unlike
+        # a look into sys.modules, which may hold a half-initialised one while another thread imports it.
+        into.set_result(importlib.import_module(_HOOK_MODULE).CfwHook)
+    except BaseException as err:
+        into.set_exception(err)
+
+
 async def _hook_class() -> type[CfwHook]:
-    # The triggerer imports a trigger's module on its event loop, and the hook's transports pull in
-    # aiohttp and requests (about 0.3 s cold): this module stays light and the rest is imported in a
-    # thread, once per process.
-    module = sys.modules.get(_HOOK_MODULE)
-    if module is None:
-        module = await asyncio.to_thread(importlib.import_module, _HOOK_MODULE)
-    hook_class: type[CfwHook] = module.CfwHook
-    return hook_class
+    """The hook class, imported once per process off the event loop.
+
+    The triggerer imports a trigger's module on its event loop, and the hook's transports pull in
+    aiohttp and requests (about 0.3 s cold), so this module stays light. A (re)started triggerer
+    starts hundreds of triggers in the same instant: they all await the same import.
+    """
+    global _hook_import
+    with _hook_import_guard:  # held for microseconds; only a failed import is tried again
+        if _hook_import is None or (_hook_import.done() and _hook_import.exception() is not None):
+            _hook_import = Future()
+            threading.Thread(
+                target=_import_hook_class, args=(_hook_import,), name="cfw-hook-import", daemon=True
+            ).start()
+        pending = _hook_import
+    if pending.done():
+        return pending.result()
+    return await asyncio.wrap_future(pending)

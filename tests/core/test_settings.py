@@ -129,3 +129,24 @@ def test_safe_job_ids(job_id: str) -> None:
 def test_project_id_checked() -> None:
     with pytest.raises(CfwConfigError, match="project_id: expected a Huawei Cloud project id"):
         validate_project_id("../../etc")
+
+
+def test_proxies_come_from_the_extra_else_the_environment_resolved_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    cfw, iam = "https://cfw.cn-north-4.myhuaweicloud.com", "https://iam.cn-north-4.myhuaweicloud.com"
+    assert settings(region="cn-north-4").proxy_for(cfw + "/v3/x") is None
+
+    monkeypatch.setenv("https_proxy", "http://envproxy:3128")
+    monkeypatch.setenv("no_proxy", "iam.cn-north-4.myhuaweicloud.com")
+    s = settings(region="cn-north-4")
+    # Resolved when the settings were built: later changes to the environment do not reach requests.
+    monkeypatch.setenv("https_proxy", "http://other:1")
+    assert s.proxy_for(cfw + "/v3/p/jobs/j") == "http://envproxy:3128"
+    assert s.proxy_for(iam + "/v3/projects") is None  # no_proxy
+
+    explicit = settings(region="cn-north-4", proxy="http://corp-proxy:8080")
+    assert explicit.proxy_for(cfw + "/v3/p/jobs/j") == "http://corp-proxy:8080"
+    assert explicit.proxy_for(iam + "/v3/projects") == "http://corp-proxy:8080"

@@ -118,9 +118,14 @@ async def test_not_found_after_the_deadline_is_an_error_event(emu: Any, conn: di
 async def test_not_found_within_the_deadline_keeps_waiting(emu: Any, conn: dict[str, Any]) -> None:
     job_id = new_job_id()
     trigger = make_trigger(job_id, not_found_deadline=time.time() + 60)
-    # The job becomes visible only after a few polls, as right after creation.
-    asyncio.get_running_loop().call_later(0.3, emu.add_job, PROJECT, job_id, ["Running", "Success"])
-    (event,) = await events_of(trigger)
+
+    async def appear_after_two_misses() -> None:
+        # The job becomes visible only after a few polls, as right after creation.
+        while job_requests(emu, 400) < 2:
+            await asyncio.sleep(0.01)
+        emu.add_job(PROJECT, job_id, ["Running", "Success"])
+
+    (event,), _ = await asyncio.gather(events_of(trigger), appear_after_two_misses())
     assert event["status"] == "success"
     assert job_requests(emu, 400) >= 2
 

@@ -1,10 +1,11 @@
-"""1,000 CfwJobTriggers in one event loop, as in one busy triggerer: counted on the emulator's side."""
+"""1,000 CfwJobTriggers in one event loop, as in one busy triggerer: counted on the emulator's side.
+
+Counts only: how long a loop step takes depends on what else the machine runs, so the event loop's lag
+is measured by ``make bench``, not asserted here."""
 
 from __future__ import annotations
 
 import asyncio
-import logging
-import os
 import time
 from typing import Any
 
@@ -16,8 +17,6 @@ from tests.conftest import PROJECT, assert_no_secrets
 
 N_TRIGGERS = 1_000
 POLLS_PER_JOB = 3
-# Generous: a healthy poll step takes well under a millisecond; only a blocking call gets near this.
-SLOW_CALLBACK_SECONDS = 0.5
 
 
 async def drive(trigger: CfwJobTrigger) -> list[dict[str, Any]]:
@@ -26,7 +25,7 @@ async def drive(trigger: CfwJobTrigger) -> list[dict[str, Any]]:
 
 @pytest.mark.timeout(180)
 async def test_a_thousand_triggers_share_one_pool_and_one_token(
-    emu: Any, set_conn: Any, caplog: pytest.LogCaptureFixture
+    emu: Any, set_conn: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     set_conn(auth="password")
     expected: dict[str, str] = {}
@@ -37,15 +36,21 @@ async def test_a_thousand_triggers_share_one_pool_and_one_token(
         expected[job_id] = final.lower()
     emu.reset_stats()
 
+    # Every hop to a worker thread (asyncio.to_thread and aiohttp's own lookups go through here).
     loop = asyncio.get_running_loop()
-    loop.set_debug(os.environ.get("CFW_SCALE_DEBUG", "1") == "1")
-    loop.slow_callback_duration = SLOW_CALLBACK_SECONDS
+    hops = 0
+    run_in_executor = loop.run_in_executor
+
+    def counting_run_in_executor(*args: Any) -> Any:
+        nonlocal hops
+        hops += 1
+        return run_in_executor(*args)
+
+    monkeypatch.setattr(loop, "run_in_executor", counting_run_in_executor)
     triggers = [CfwJobTrigger(job_id=job_id, project_id=PROJECT, poll_interval=0.2) for job_id in expected]
     loop_cpu, process_cpu = time.thread_time(), time.process_time()
-    with caplog.at_level(logging.WARNING, logger="asyncio"):
-        results = await asyncio.gather(*(drive(trigger) for trigger in triggers))
+    results = await asyncio.gather(*(drive(trigger) for trigger in triggers))
     loop_cpu, process_cpu = time.thread_time() - loop_cpu, time.process_time() - process_cpu
-    loop.set_debug(False)
 
     assert [len(events) for events in results] == [1] * N_TRIGGERS
     outcomes = {events[0]["job_id"]: events[0]["status"] for events in results}
@@ -59,9 +64,8 @@ async def test_a_thousand_triggers_share_one_pool_and_one_token(
     assert stats.tokens_issued == 1
     assert stats.count("iam.tokens") == 1
 
-    slow = [r.getMessage() for r in caplog.records if r.name == "asyncio" and "Executing" in r.getMessage()]
-    ours = [m for m in slow if "airflow_provider_cfw" in m or "test_trigger_scale" in m]
-    assert ours == [], ours
+    # A lookup once per trigger (the connection) may hop to a thread; a poll never does.
+    assert hops <= N_TRIGGERS, f"{hops} thread hops for {N_TRIGGERS} triggers"
     assert_no_secrets(
         [events[0] for events in results],
         [t.serialize() for t in triggers],
@@ -74,5 +78,5 @@ async def test_a_thousand_triggers_share_one_pool_and_one_token(
         f"\n{N_TRIGGERS} triggers, {POLLS_PER_JOB} polls each: {requests} requests, "
         f"{stats.connections_accepted} TCP connections, {stats.tokens_issued} IAM token(s); "
         f"event-loop thread CPU {loop_cpu:.2f} s ({loop_cpu / requests * 1000:.2f} s per 1,000 polls), "
-        f"whole process incl. the emulator {process_cpu:.2f} s; slow callbacks (any code): {len(slow)}"
+        f"whole process incl. the emulator {process_cpu:.2f} s; thread hops {hops}"
     )
