@@ -149,6 +149,22 @@ class ManagedProcess:
             self.proc.wait(timeout=10)
         wait_for(f"{self.name} group to die", lambda: not self.group_alive(pgid), 10, 0.1)
 
+    def group_rss(self) -> int:
+        """Resident memory of every process in its group, in bytes (a triggerer is a supervisor plus
+        the subprocess that runs the triggers)."""
+        import psutil
+
+        if not self.running() or self.proc is None:
+            return 0
+        total = 0
+        for proc in psutil.process_iter(["pid"]):
+            try:
+                if os.getpgid(proc.pid) == self.proc.pid:
+                    total += proc.memory_info().rss
+            except (ProcessLookupError, psutil.Error):
+                continue
+        return total
+
     def tail(self, lines: int = 40) -> str:
         try:
             text = self.log_path.read_text(errors="replace")

@@ -156,6 +156,7 @@ def run_round(
     stack = session.airflow
     triggerers = fresh_round(session, label, capacities)
     job_ids = start_jobs(session, label)
+    idle_rss = {name: p.group_rss() for name, p in stack.triggerers.items() if p.running()}
     run_id = f"ha-{label}-{uuid.uuid4().hex[:6]}"
     (launch,) = session.launch([(MAPPED_DAG, run_id, {"job_ids": job_ids})])
 
@@ -177,6 +178,7 @@ def run_round(
         if owner == victim_job
     }
 
+    rss = {name: p.group_rss() for name, p in stack.triggerers.items() if p.running()}
     kill_at = time.time()
     if kill:
         stack.processes[victim].kill()
@@ -254,7 +256,8 @@ def run_round(
     failover.SUMMARY_LINES.append(
         f"{line}  [{label}: {counts and sorted(counts.values())} per triggerer, "
         f"killed {victim}, adopted by {', '.join(adopters) or '-'}, start-up {startup:.1f} s, "
-        f"gap bound {gap_bound:.1f} s (worst job {gap_job}), run {result.seconds:.0f} s]"
+        f"gap bound {gap_bound:.1f} s (worst job {gap_job}), run {result.seconds:.0f} s, "
+        f"RSS idle -> at the kill: {', '.join(f'{n} {idle_rss.get(n, 0) / 2**20:.0f} -> {b / 2**20:.0f} MB' for n, b in rss.items())}]"
     )
     if adopted is not None:
         assert not adopted.orphans, (
