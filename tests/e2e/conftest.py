@@ -63,8 +63,8 @@ def run_id(request: pytest.FixtureRequest) -> str:
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    """The HA rounds' summary lines, read back from Airflow's records and the emulator's log."""
+    """The summary lines of the HA rounds and the Airflow 2.11 run, read back from their records."""
     if failover.SUMMARY_LINES:
-        terminalreporter.section("triggerer failover")
+        terminalreporter.section("end-to-end summary")
         for line in failover.SUMMARY_LINES:
             terminalreporter.write_line(line)

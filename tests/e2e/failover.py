@@ -63,19 +63,24 @@ def polled_by_two(polls: Mapping[str, list[Poll]], since: float) -> dict[str, se
     return {job_id: who for job_id, who in pollers_after(polls, since).items() if len(who) > 1}
 
 
-def max_poll_gap(polls: Mapping[str, list[Poll]]) -> tuple[float, str | None]:
-    """The longest gap between two consecutive triggerer polls of one job, and that job.
+def poll_gaps(polls: Mapping[str, list[Poll]]) -> dict[str, float]:
+    """For each job, the longest gap between two consecutive triggerer polls.
 
     The worker's first poke is left out: the gap after it is the deferral's (scheduling, trigger
     assignment), not the failover's.
     """
-    worst, worst_job = 0.0, None
+    gaps = {}
     for job_id, job_polls in polls.items():
         times = [p.at for p in trigger_polls(job_polls)]
-        for before, after in itertools.pairwise(times):
-            if after - before > worst:
-                worst, worst_job = after - before, job_id
-    return worst, worst_job
+        gaps[job_id] = max((after - before for before, after in itertools.pairwise(times)), default=0.0)
+    return gaps
+
+
+def max_poll_gap(polls: Mapping[str, list[Poll]]) -> tuple[float, str | None]:
+    """The longest gap between two consecutive triggerer polls of one job, and that job."""
+    gaps = poll_gaps(polls)
+    worst = max(gaps, key=lambda job: gaps[job], default=None)
+    return (gaps[worst], worst) if worst is not None else (0.0, None)
 
 
 @dataclass(frozen=True)

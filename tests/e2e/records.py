@@ -147,6 +147,8 @@ class Observation:
     triggers: dict[int, TriggerRow] = field(default_factory=dict)
     trigger_ids_by_task: dict[str, set[int]] = field(default_factory=dict)
     triggerer_ids_by_trigger: dict[int, list[int]] = field(default_factory=dict)
+    #: trigger id -> triggerer job id -> when the sampler first saw that triggerer own it (time.time())
+    owned_since: dict[int, dict[int, float]] = field(default_factory=dict)
 
 
 class Records:
@@ -337,6 +339,7 @@ class Sampler:
                     owners = self.seen.triggerer_ids_by_trigger.setdefault(row.id, [])
                     if row.triggerer_id is not None and (not owners or owners[-1] != row.triggerer_id):
                         owners.append(row.triggerer_id)
+                        self.seen.owned_since.setdefault(row.id, {}).setdefault(row.triggerer_id, time.time())
 
     def wait_until(self, what: str, predicate: Any, timeout: float) -> None:
         deadline = time.monotonic() + timeout
