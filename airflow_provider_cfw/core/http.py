@@ -8,13 +8,20 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from types import MappingProxyType
-from urllib.parse import quote, urlsplit
+from urllib.parse import SplitResult, quote, urlsplit
 
 
 def rfc3986_encode(value: str) -> str:
     """Percent-encode everything but RFC 3986 unreserved characters (the SDK signer's rule)."""
     return quote(value, safe="~")
+
+
+@lru_cache(maxsize=8192)
+def split_url(url: str) -> SplitResult:
+    """``urlsplit``, cached: a trigger sends the same URL for its whole wait."""
+    return urlsplit(url)
 
 
 def encode_query(params: Mapping[str, object] | None) -> str:
@@ -60,15 +67,15 @@ class HttpRequest:
 
     @property
     def path(self) -> str:
-        return urlsplit(self.url).path or "/"
+        return split_url(self.url).path or "/"
 
     @property
     def query(self) -> str:
-        return urlsplit(self.url).query
+        return split_url(self.url).query
 
     @property
     def netloc(self) -> str:
-        return urlsplit(self.url).netloc
+        return split_url(self.url).netloc
 
     def header(self, name: str) -> str | None:
         """Case-insensitive header lookup."""

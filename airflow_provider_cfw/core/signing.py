@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
 from urllib.parse import unquote
 
-from airflow_provider_cfw.core.http import HttpRequest, rfc3986_encode
+from airflow_provider_cfw.core.http import HttpRequest, rfc3986_encode, split_url
 
 ALGORITHM = "SDK-HMAC-SHA256"
 HEADER_DATE = "X-Sdk-Date"
@@ -43,17 +46,26 @@ def format_sdk_date(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime(DATE_FORMAT)
 
 
+@lru_cache(maxsize=2)
+def _sdk_date_at(second: int) -> str:
+    # Every request signed within one second carries the same date: format it once.
+    return time.strftime(DATE_FORMAT, time.gmtime(second))
+
+
 def parse_sdk_date(value: str) -> datetime:
     """Parse an ``X-Sdk-Date`` value; raises ``ValueError`` when it is not ``%Y%m%dT%H%M%SZ``."""
     return datetime.strptime(value, DATE_FORMAT).replace(tzinfo=UTC)
 
 
+# A trigger signs the same path for its whole wait: the canonical forms are cached (pure functions).
+@lru_cache(maxsize=8192)
 def canonical_uri(path: str) -> str:
     """Decode, re-encode each segment, and always end with ``/`` (for signing only)."""
     uri = "/".join(rfc3986_encode(segment) for segment in unquote(path).split("/"))
     return uri if uri.endswith("/") else uri + "/"
 
 
+@lru_cache(maxsize=1024)
 def canonical_query(query: str) -> str:
     """Canonicalise a raw query string: decode each side, sort pairs, re-encode."""
     if not query:
@@ -73,26 +85,33 @@ def signable_header_names(request: HttpRequest) -> list[str]:
     return sorted({name.lower() for name in request.headers if "_" not in name})
 
 
-def canonical_request(request: HttpRequest, signed_headers: list[str]) -> str:
-    values = {name.lower(): value.strip() for name, value in request.headers.items()}
+def _canonical(
+    method: str, url: str, headers: Mapping[str, str], body: bytes, signed_headers: list[str]
+) -> str:
+    values = {name.lower(): value.strip() for name, value in headers.items()}
     missing = [name for name in signed_headers if name not in values]
     if missing:
         raise ValueError(f"signed header(s) not present in the request: {', '.join(missing)}")
     headers_block = "".join(f"{name}:{values[name]}\n" for name in signed_headers)
     # As the SDK: an empty body always hashes as empty, even when marked UNSIGNED-PAYLOAD.
-    payload_hash = hashlib.sha256(request.body).hexdigest()
-    if request.body:
-        payload_hash = request.header(HEADER_CONTENT_SHA256) or payload_hash
+    payload_hash = hashlib.sha256(body).hexdigest()
+    if body:
+        payload_hash = values.get(HEADER_CONTENT_SHA256.lower()) or payload_hash
+    parts = split_url(url)
     return "\n".join(
         [
-            request.method,
-            canonical_uri(request.path),
-            canonical_query(request.query),
+            method,
+            canonical_uri(parts.path or "/"),
+            canonical_query(parts.query),
             headers_block,
             ";".join(signed_headers),
             payload_hash,
         ]
     )
+
+
+def canonical_request(request: HttpRequest, signed_headers: list[str]) -> str:
+    return _canonical(request.method, request.url, request.headers, request.body, signed_headers)
 
 
 def string_to_sign(canonical: str, sdk_date: str) -> str:
@@ -121,27 +140,42 @@ def sign_request(
     :param project_id: sent and signed as ``X-Project-Id``; ``None`` for global calls (IAM).
     :param now: the signing time; defaults to the current UTC time.
     """
-    extra: dict[str, str] = {}
-    sdk_date = request.header(HEADER_DATE)
-    if sdk_date is None:
-        sdk_date = format_sdk_date(now or datetime.now(UTC))
-        extra[HEADER_DATE] = sdk_date
-    if request.header("Host") is None:
-        extra["Host"] = request.netloc
+    headers = dict(request.headers)
+    present = {name.lower(): name for name in headers}
+
+    def put(name: str, value: str) -> None:
+        # Replaces a header of the same name in any case, as HttpRequest.with_headers does.
+        existing = present.get(name.lower())
+        if existing is not None and existing != name:
+            del headers[existing]
+        headers[name] = value
+        present[name.lower()] = name
+
+    date_name = present.get(HEADER_DATE.lower())
+    if date_name is not None:
+        sdk_date = headers[date_name]
+    else:
+        sdk_date = format_sdk_date(now) if now is not None else _sdk_date_at(int(time.time()))
+        put(HEADER_DATE, sdk_date)
+    if "host" not in present:
+        put("Host", request.netloc)
     if project_id is not None:
-        extra[HEADER_PROJECT_ID] = project_id
+        put(HEADER_PROJECT_ID, project_id)
     if credentials.security_token:
-        extra[HEADER_SECURITY_TOKEN] = credentials.security_token
-    content_type = request.header("Content-Type")
-    if content_type is not None and not content_type.startswith(("application/json", "application/bson")):
-        extra[HEADER_CONTENT_SHA256] = UNSIGNED_PAYLOAD
-    signed = request.with_headers(extra)
-    names = signable_header_names(signed)
-    signature = compute_signature(credentials.sk, string_to_sign(canonical_request(signed, names), sdk_date))
-    authorization = (
-        f"{ALGORITHM} Access={credentials.ak}, SignedHeaders={';'.join(names)}, Signature={signature}"
+        put(HEADER_SECURITY_TOKEN, credentials.security_token)
+    content_type_name = present.get("content-type")
+    if content_type_name is not None and not headers[content_type_name].startswith(
+        ("application/json", "application/bson")
+    ):
+        put(HEADER_CONTENT_SHA256, UNSIGNED_PAYLOAD)
+    names = sorted(name for name in present if "_" not in name)
+    canonical = _canonical(request.method, request.url, headers, request.body, names)
+    signature = compute_signature(credentials.sk, string_to_sign(canonical, sdk_date))
+    put(
+        "Authorization",
+        f"{ALGORITHM} Access={credentials.ak}, SignedHeaders={';'.join(names)}, Signature={signature}",
     )
-    return signed.with_headers({"Authorization": authorization})
+    return HttpRequest(request.method, request.url, headers, request.body)
 
 
 @dataclass(frozen=True)

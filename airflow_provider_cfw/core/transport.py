@@ -182,7 +182,7 @@ class AsyncTransport:
             async with session.request(
                 request.method,
                 _wire_url(request.url),
-                headers=dict(request.headers),
+                headers=request.headers,
                 data=request.body or None,
                 timeout=self._timeout,
                 ssl=ssl_option,
@@ -190,6 +190,6 @@ class AsyncTransport:
                 allow_redirects=False,
             ) as response:
                 body = await response.read()
-                return HttpResponse(response.status, dict(response.headers), body)
+                return HttpResponse(response.status, response.headers, body)
         except (aiohttp.ClientError, TimeoutError, OSError) as err:
             raise _connection_error(request, err) from None

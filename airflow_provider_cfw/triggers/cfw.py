@@ -6,6 +6,7 @@ import asyncio
 import importlib
 import threading
 import time
+import zlib
 from collections.abc import AsyncIterator
 from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
@@ -87,6 +88,9 @@ class CfwJobTrigger(BaseTrigger):
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         """Poll until the job is terminal; only idempotent reads, so a restart can simply run it again."""
+        # Waits deferred together start together (a triggerer start, restart or deploy): spread their
+        # first polls, and the connection lookups before them, over one interval instead of one instant.
+        await asyncio.sleep(self.first_poll_delay)
         hook = (await _hook_class())(self.cfw_conn_id, region=self.region, project_id=self.project_id)
         warned_unknown = False
         transient_errors = 0
@@ -140,6 +144,11 @@ class CfwJobTrigger(BaseTrigger):
                         job.status.value,
                     )
                 await asyncio.sleep(self.poll_interval)
+
+    @property
+    def first_poll_delay(self) -> float:
+        """A fraction of ``poll_interval`` derived from the job id: spread, yet the same on every run."""
+        return self.poll_interval * zlib.crc32(self.job_id.encode("utf-8")) / 2**32
 
     def _backoff(self, attempt: int, err: CfwError) -> float:
         cap = max(self.poll_interval, MAX_BACKOFF_SECONDS)

@@ -262,3 +262,12 @@ async def test_invalid_job_id_is_an_error_event_without_a_request(emu: Any, conn
     assert "job_id" in event["message"]
     assert event["retryable"] is False
     assert emu.stats.total_requests == 0
+
+
+def test_first_polls_of_waits_started_together_are_spread_over_one_interval() -> None:
+    delays = [make_trigger(f"job-{i:04d}", poll_interval=10).first_poll_delay for i in range(1_000)]
+    assert all(0 <= d < 10 for d in delays)
+    # Deterministic (derived from the job id), yet spread: every tenth of the interval gets its share.
+    assert delays == [make_trigger(f"job-{i:04d}", poll_interval=10).first_poll_delay for i in range(1_000)]
+    buckets = [sum(1 for d in delays if k <= d < k + 1) for k in range(10)]
+    assert min(buckets) >= 50, buckets

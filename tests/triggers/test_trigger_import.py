@@ -1,18 +1,31 @@
-"""The triggerer imports a trigger's module on its event loop: ours must stay light."""
+"""What importing our modules costs where it hurts: the triggerer imports a trigger's module on its event
+loop, and every DAG file that builds a sensor imports the sensor's module at each parse. Neither may pull
+in the hook's transports (aiohttp, requests: about 0.3 s cold, 12 % of a DAG parse)."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
 
+import pytest
 
-def test_trigger_module_does_not_import_the_transports() -> None:
+HEAVY = ("aiohttp", "requests", "airflow_provider_cfw.hooks.cfw", "airflow_provider_cfw.core.transport")
+
+
+@pytest.mark.parametrize(
+    ("already_loaded", "module"),
+    [
+        ("airflow.triggers.base", "airflow_provider_cfw.triggers.cfw"),
+        ("airflow.providers.common.compat.sdk", "airflow_provider_cfw.sensors.cfw"),
+        ("airflow.providers.common.compat.sdk", "airflow_provider_cfw"),
+    ],
+)
+def test_module_does_not_import_the_transports(already_loaded: str, module: str) -> None:
     code = (
-        "import sys, airflow.triggers.base\n"
+        f"import sys, {already_loaded}\n"
         "before = set(sys.modules)\n"
-        "import airflow_provider_cfw.triggers.cfw\n"
-        "heavy = {'aiohttp', 'requests', 'tenacity', 'airflow_provider_cfw.hooks.cfw'}\n"
-        "print(sorted(heavy & (set(sys.modules) - before)))\n"
+        f"import {module}\n"
+        f"print(sorted(set({HEAVY!r}) & (set(sys.modules) - before)))\n"
     )
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
