@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import random
 import shutil
 import signal
 import socket
@@ -21,8 +22,28 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
+def _ephemeral_range() -> tuple[int, int]:
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
 def free_port() -> int:
-    """A port nobody listens on right now on 127.0.0.1 (the OS picks it; the window to lose it is tiny)."""
+    """A port nobody listens on right now on 127.0.0.1, below the ephemeral range.
+
+    A server is started seconds after its port is chosen (after ``db migrate``, after ``initdb``). A
+    port the OS hands out for binding to 0 comes from the ephemeral range, which every outgoing
+    connection on the machine draws its source port from, so one of them may take it meanwhile; a
+    port below that range is only ever taken by someone who asks for it.
+    """
+    low, _ = _ephemeral_range()
+    rng = random.SystemRandom()
+    for _ in range(100):
+        port = rng.randrange(10_000, max(10_001, low))
+        if port_is_free(port):
+            return port
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])

@@ -38,6 +38,7 @@ JOBS = {
     "a2-worker-example": polls_until("Success", 3),
 }
 MISSING_JOB = "a2-never-created"
+MISSING_RESCHEDULED_JOB = "a2-never-created-either"
 #: What Airflow 2's executor safeguard logs when an operator's execute calls another execute.
 SAFEGUARD = "execute cannot be called outside TaskInstance!"
 #: What the sensor logs when Airflow 2's first reschedule date cannot be read.
@@ -51,6 +52,9 @@ RUNS = [
     ("not-found", "e2e_cfw_deferrable", MISSING_JOB, "failed", {"wait": "failed"}),
     ("poke", "e2e_cfw_poke", "a2-poke", "success", {"wait": "success"}),
     ("reschedule", "e2e_cfw_reschedule", "a2-reschedule", "success", {"wait": "success"}),
+    # Each poke is a new task process: the grace period counts from the first poke only if the sensor
+    # reads Airflow 2's first reschedule date; otherwise it starts over and the sensor times out.
+    ("reschedule-not-found", "e2e_cfw_reschedule", MISSING_RESCHEDULED_JOB, "failed", {"wait": "failed"}),
     ("worker-example", WORKER_EXAMPLE, "a2-worker-example", "success",
      {"wait_for_job": "success", "wait_for_job_reschedule": "success"}),
 ]  # fmt: skip
@@ -147,7 +151,10 @@ def test_worker_modes_and_airflow2_reschedule_bookkeeping(
     assert records.reschedules(reschedule.dag_id, reschedule.run_id, "wait") == running_polls
     assert session.polls("a2-reschedule") == len(JOBS["a2-reschedule"])
     # ... which the sensor read for real on each poke after the first (the Airflow 2 path).
-    for name in ("reschedule", "worker-example"):
+    for name in ("reschedule", "reschedule-not-found", "worker-example"):
         assert NO_FIRST_RESCHEDULE not in _logs(session, by_name[name]), name
     xcom = records.xcom(reschedule.dag_id, reschedule.run_id, "wait")
     assert (xcom["id"], xcom["status"]) == ("a2-reschedule", "Success")
+    missing = _logs(session, by_name["reschedule-not-found"])
+    assert f"CFW job {MISSING_RESCHEDULED_JOB} was not found after" in missing, missing[-3000:]
+    assert records.reschedules(reschedule.dag_id, by_name["reschedule-not-found"].run_id, "wait") >= 2
