@@ -43,7 +43,9 @@ with DAG(
         return str(context["params"]["job_id"])
 
     # [START howto_hook_cfw_get_job]
-    @task
+    # One XCom holding the whole job: Airflow would otherwise infer multiple_outputs from the dict
+    # annotation and push one more XCom per key.
+    @task(multiple_outputs=False)
     def read_job(job_id: str) -> dict[str, Any]:
         # Imported in the task, not at the top: DAG files are parsed often and must stay cheap.
         from airflow_provider_cfw.hooks.cfw import CfwHook

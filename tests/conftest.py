@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -74,3 +75,20 @@ def logged_count(needle: str, capsys: pytest.CaptureFixture[str], caplog: pytest
     """How often a log line was written: Airflow 3 routes task and trigger logs through structlog
     (stdout here), Airflow 2 through logging (which may also echo to stdout), so take the larger count."""
     return max(capsys.readouterr().out.count(needle), caplog.text.count(needle))
+
+
+@pytest.fixture(scope="session")
+def airflow_db() -> None:
+    """Airflow 2's metadata database (SQLite in ``AIRFLOW_HOME``), for tests that run a real TaskInstance.
+
+    ``make test-airflow2`` points ``AIRFLOW_HOME`` at a fresh temporary folder; without one these tests
+    would write to ``~/airflow``, so they are skipped.
+    """
+    if not os.environ.get("AIRFLOW_HOME"):
+        pytest.skip("needs its own AIRFLOW_HOME for the metadata database (make test-airflow2 sets one)")
+    from airflow.models.baseoperator import ExecutorSafeguard
+    from airflow.utils import db
+
+    # In unit-test mode Airflow switches its executor safeguard off, and tests of it could not fail.
+    assert ExecutorSafeguard.test_mode is False
+    db.initdb()

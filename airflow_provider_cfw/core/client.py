@@ -8,6 +8,7 @@ and the kind of lock differ.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -81,8 +82,15 @@ class CfwClient:
     # ---- shared, pure ---------------------------------------------------------------------------
 
     def _project_key(self) -> ProjectKey:
-        who = self.settings.aksk.ak if self.settings.aksk else (self.settings.user_name or "")
-        return (self.settings.iam_endpoint, who, self.settings.region or "")
+        s = self.settings
+        if s.aksk is not None:
+            who = s.aksk.ak
+        elif s.token is not None:
+            # Who a static token belongs to is unknown here: key by its digest, never the token itself.
+            who = "token:" + hashlib.sha256(s.token.encode("utf-8")).hexdigest()
+        else:
+            who = f"{s.domain_name}/{s.user_name}"
+        return (s.iam_endpoint, who, s.region or "")
 
     def _known_project(self, project_id: str | None) -> str | None:
         if project_id is not None:

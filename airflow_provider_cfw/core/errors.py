@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from email.utils import parsedate_to_datetime
+from html.parser import HTMLParser
 from time import time
 from typing import TYPE_CHECKING, Any
 
@@ -54,6 +55,8 @@ class CfwApiError(CfwError):
     :param error_msg: the service's message, if any.
     :param request_id: the ``X-Request-Id`` to quote to Huawei support.
     :param retry_after: seconds the server asked us to wait, if it said.
+    :param encoded_authorization_message: on a 403, IAM's encoded account of the missing permission
+        (decode it with IAM's ``decode-authorization-message`` API).
     """
 
     def __init__(
@@ -64,12 +67,14 @@ class CfwApiError(CfwError):
         *,
         request_id: str | None = None,
         retry_after: float | None = None,
+        encoded_authorization_message: str | None = None,
     ) -> None:
         self.http_status = http_status
         self.error_code = error_code
         self.error_msg = error_msg
         self.request_id = request_id
         self.retry_after = retry_after
+        self.encoded_authorization_message = encoded_authorization_message
         super().__init__(self._describe())
 
     def _describe(self) -> str:
@@ -81,6 +86,8 @@ class CfwApiError(CfwError):
             text += f": {self.error_msg}"
         if self.request_id:
             text += f" (request id {self.request_id})"
+        if self.encoded_authorization_message:
+            text += f"; encoded authorization message: {self.encoded_authorization_message}"
         return text
 
     @property
@@ -134,31 +141,85 @@ def _json_object(body: bytes) -> dict[str, Any] | None:
     return parsed if isinstance(parsed, dict) else None
 
 
+#: Where Huawei's gateways and services put the code and the message, in order of preference:
+#: ``error_code``/``error_msg`` (APIGW, CFW), ``code``/``message`` (Keystone-style IAM, some
+#: services), ``errorCode``/``errorMsg`` (older services). Each may also sit under ``"error"``.
+_CODE_KEYS = ("error_code", "errorCode", "code")
+_MESSAGE_KEYS = ("error_msg", "errorMsg", "message", "error_message", "title")
+#: How much of a non-JSON body (a WAF's or a load balancer's HTML page) an error keeps.
+MAX_TEXT_BODY_CHARS = 300
+
+
+def _first(sources: list[dict[str, Any]], keys: tuple[str, ...]) -> str | None:
+    for source in sources:
+        for key in keys:
+            value = _text(source.get(key))
+            if value is not None:
+                return value
+    return None
+
+
+class _TextOnly(HTMLParser):
+    """Collects an HTML page's visible text: what a person would read on the error page."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self._hidden = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in ("script", "style"):
+            self._hidden += 1
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("script", "style") and self._hidden:
+            self._hidden -= 1
+
+    def handle_data(self, data: str) -> None:
+        if not self._hidden:
+            self.parts.append(data)
+
+
+def body_text(body: bytes, limit: int = MAX_TEXT_BODY_CHARS) -> str | None:
+    """A non-JSON body as one line of plain text, tags stripped, cut to about ``limit`` characters."""
+    parser = _TextOnly()
+    parser.feed(body.decode("utf-8", errors="replace"))
+    parser.close()
+    text = " ".join(" ".join(parser.parts).split())
+    if not text:
+        return None
+    return text if len(text) <= limit else text[: limit - 3].rstrip() + "..."
+
+
 def error_from_response(response: HttpResponse) -> CfwApiError:
     """Turn an error answer into the right exception.
 
-    Reads Huawei's ``{"error_code", "error_msg"}``, IAM's Keystone-style
-    ``{"error": {"code", "message"}}``, and non-JSON answers (a proxy's HTML page).
+    Reads the code and message of every body shape Huawei sends (see ``_CODE_KEYS``), nested under
+    ``"error"`` or not, IAM's ``encoded_authorization_message`` and ``X-IAM-Trace-Id``, and
+    non-JSON answers (a WAF's or proxy's HTML page) as their visible text.
     """
     payload = _json_object(response.body)
     code: str | None = None
     message: str | None = None
-    request_id = response.request_id
+    encoded: str | None = None
+    request_id = response.request_id or response.headers.get("x-iam-trace-id")
     if payload is not None:
         nested = payload.get("error")
-        if isinstance(nested, dict):
-            code = _text(nested.get("code"))
-            message = _text(nested.get("message")) or _text(nested.get("title"))
-        else:
-            code = _text(payload.get("error_code"))
-            message = _text(payload.get("error_msg"))
-        request_id = request_id or _text(payload.get("request_id"))
+        sources = [nested, payload] if isinstance(nested, dict) else [payload]
+        code = _first(sources, _CODE_KEYS)
+        message = _first(sources, _MESSAGE_KEYS)
+        if message is None and isinstance(nested, str):
+            message = _text(nested)
+        encoded = _first(sources, ("encoded_authorization_message",))
+        request_id = request_id or _first(sources, ("request_id", "requestId"))
     else:
-        content_type = response.headers.get("content-type", "unknown content type")
-        message = f"non-JSON answer ({content_type.split(';')[0]})"
+        content_type = response.headers.get("content-type", "unknown content type").split(";")[0]
+        text = body_text(response.body)
+        message = f"non-JSON answer ({content_type})" + (f": {text}" if text else "")
     kwargs: dict[str, Any] = {
         "request_id": request_id,
         "retry_after": parse_retry_after(response.headers.get("retry-after")),
+        "encoded_authorization_message": encoded,
     }
     if code == JOB_NOT_FOUND_CODE:
         return CfwJobNotFound(response.status, code, message, **kwargs)
@@ -168,8 +229,8 @@ def error_from_response(response: HttpResponse) -> CfwApiError:
 
 
 def _text(value: object) -> str | None:
-    # Keystone sends numeric codes (401); Huawei sends strings.
-    if value is None or value == "":
+    # Keystone sends numeric codes (401); Huawei sends strings. Containers are not a code or message.
+    if value is None or value == "" or isinstance(value, dict | list):
         return None
     return str(value)[:512]
 

@@ -12,6 +12,7 @@ import hashlib
 import threading
 import time
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from airflow_provider_cfw.core.api import IamToken
@@ -54,9 +55,13 @@ class _Cached:
 
 
 class TokenCache:
-    """IAM tokens by identity, valid until a lead time before ``expires_at``."""
+    """IAM tokens by identity, valid until a lead time before ``expires_at``.
 
-    def __init__(self) -> None:
+    :param clock: the current time in epoch seconds (a test brings its own).
+    """
+
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+        self._clock = clock
         self._tokens: dict[TokenIdentity, _Cached] = {}
         self._guard = threading.Lock()
         self._thread_locks: dict[TokenIdentity, threading.Lock] = {}
@@ -66,12 +71,12 @@ class TokenCache:
 
     def get(self, identity: TokenIdentity) -> IamToken | None:
         cached = self._tokens.get(identity)
-        if cached is None or time.time() >= cached.refresh_at:
+        if cached is None or self._clock() >= cached.refresh_at:
             return None
         return cached.token
 
     def put(self, identity: TokenIdentity, token: IamToken) -> None:
-        now = time.time()
+        now = self._clock()
         lifetime = max(token.expires_at.timestamp() - now, 0.0)
         lead = min(MAX_REFRESH_LEAD_SECONDS, lifetime * REFRESH_LEAD_FRACTION)
         self._tokens[identity] = _Cached(token, now + lifetime - lead)

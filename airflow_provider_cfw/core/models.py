@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 from functools import lru_cache
 from typing import Any
@@ -12,9 +14,41 @@ from typing import Any
 import pendulum
 from pendulum import DateTime
 
-_NUMERIC = re.compile(r"^-?\d+(\.\d+)?$")
-# Huawei documents "+0800"; pendulum wants "+08:00".
-_BASIC_OFFSET = re.compile(r"([+-])(\d{2})(\d{2})$")
+log = logging.getLogger(__name__)
+
+_NUMERIC = re.compile(r"-?\d+(\.\d+)?")
+# "GMT+08:00", "UTC+8", a bare "GMT": a POSIX-style parser reads the sign inverted (Etc/GMT+8 is
+# UTC-8), so the offset is rewritten as a plain ISO one before parsing.
+_GMT_SUFFIX = re.compile(r"\s*(?:GMT|UTC)(?:\s*([+-])(\d{1,2})(?::?(\d{2}))?)?$", re.IGNORECASE)
+#: Below this an epoch number is seconds (year 5138 and earlier), from it milliseconds (1973 and
+#: later); the two ranges of plausible values do not overlap.
+_EPOCH_MS_FROM = 1e11
+#: From this on it would be microseconds, which CFW does not send: refused rather than guessed.
+_EPOCH_TOO_LARGE = 1e14
+#: Unreadable times already warned about, per (job id, field, value): one warning, not one per poll.
+_WARNED: set[tuple[str, str, str]] = set()
+_WARNED_LIMIT = 1024
+
+
+def _expected(value: object) -> ValueError:
+    return ValueError(
+        f"expected epoch seconds or milliseconds, or an ISO-8601 time with a UTC offset, got {value!r:.80}"
+    )
+
+
+def _from_epoch(number: float, value: object) -> DateTime:
+    magnitude = abs(number)
+    if magnitude >= _EPOCH_TOO_LARGE:
+        raise _expected(value)
+    seconds = number if magnitude < _EPOCH_MS_FROM else number / 1000.0
+    return pendulum.from_timestamp(seconds, tz="UTC")
+
+
+def _iso_offset(match: re.Match[str]) -> str:
+    sign, hours, minutes = match.groups()
+    if sign is None:
+        return "+00:00"
+    return f"{sign}{int(hours):02d}:{minutes or '00'}"
 
 
 class CfwJobStatus(StrEnum):
@@ -58,28 +92,46 @@ def parse_cfw_time(value: object) -> DateTime | None:
 
 
 def _parse_cfw_time(value: object) -> DateTime | None:
-    """Parse a CFW time: epoch milliseconds (int, float or numeric string), ISO-8601, or null.
+    """Parse a CFW time: epoch seconds or milliseconds (told apart by magnitude), ISO-8601, or null.
 
-    ISO values may end in ``Z``, ``+0800`` or ``+08:00``. Raises ``ValueError`` for anything else.
+    ISO values need a zone: ``Z``, ``+0800``, ``+08:00`` or ``GMT+08:00``. A time without one, or
+    with a name such as ``CST`` (China, or US Central?), raises ``ValueError`` rather than being
+    taken as UTC.
     """
     if value is None or value == "":
         return None
     if isinstance(value, bool):
-        raise ValueError(f"expected epoch milliseconds or an ISO-8601 time, got {value!r}")
+        raise _expected(value)
     if isinstance(value, int | float):
-        return pendulum.from_timestamp(value / 1000.0, tz="UTC")
-    if isinstance(value, str):
-        text = value.strip()
-        if _NUMERIC.match(text):
-            return pendulum.from_timestamp(float(text) / 1000.0, tz="UTC")
-        text = _BASIC_OFFSET.sub(r"\1\2:\3", text)
-        try:
-            parsed = pendulum.parse(text, strict=False)
-        except (ValueError, pendulum.parsing.exceptions.ParserError) as err:
-            raise ValueError(f"expected epoch milliseconds or an ISO-8601 time, got {value!r}") from err
-        if isinstance(parsed, DateTime):
-            return parsed
-    raise ValueError(f"expected epoch milliseconds or an ISO-8601 time, got {value!r}")
+        return _from_epoch(value, value)
+    if not isinstance(value, str):
+        raise _expected(value)
+    text = value.strip()
+    if _NUMERIC.fullmatch(text):
+        return _from_epoch(float(text), value)
+    text = _GMT_SUFFIX.sub(_iso_offset, text)
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        raise _expected(value) from None
+    if parsed.tzinfo is None:
+        raise _expected(value)
+    return pendulum.instance(parsed)
+
+
+def _lenient_time(data: Mapping[str, Any], name: str, job_id: str) -> DateTime | None:
+    """A time that does not read becomes None with one warning: it must not hide a readable status."""
+    raw = data.get(name)
+    try:
+        return parse_cfw_time(raw)
+    except ValueError as err:
+        key = (job_id, name, repr(raw))
+        if key not in _WARNED:
+            if len(_WARNED) >= _WARNED_LIMIT:
+                _WARNED.clear()
+            _WARNED.add(key)
+            log.warning("CFW job %s: %s left empty, the raw value is kept (%s)", job_id, name, err)
+        return None
 
 
 _parse_cached = lru_cache(maxsize=8192, typed=True)(_parse_cfw_time)  # typed: True is not 1
@@ -94,7 +146,7 @@ class CfwJob:
     :param begin_time: when the job started (timezone-aware), if reported.
     :param end_time: when it ended; ``None`` while it runs.
     :param request_id: the ``X-Request-Id`` of the answer, for support tickets.
-    :param raw: the ``data`` object as received.
+    :param raw: the ``data`` object as received (an unreadable time is only here).
     """
 
     id: str
@@ -122,8 +174,8 @@ class CfwJob:
         return cls(
             id=job_id,
             status=CfwJobStatus(status),
-            begin_time=parse_cfw_time(data.get("begin_time")),
-            end_time=parse_cfw_time(data.get("end_time")),
+            begin_time=_lenient_time(data, "begin_time", job_id),
+            end_time=_lenient_time(data, "end_time", job_id),
             request_id=request_id,
             raw=dict(data),
         )

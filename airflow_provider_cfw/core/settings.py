@@ -5,9 +5,11 @@ Everything after this trusts the settings. Every error names the connection fiel
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
 from urllib.request import getproxies_environment, proxy_bypass_environment  # type: ignore[attr-defined]
@@ -104,6 +106,7 @@ class CfwSettings:
         """Validate a connection's fields; hook arguments (keyword-only) take precedence over extras."""
         fields = _Fields(conn_id, extra)
         auth_type = fields.auth_type()
+        region_field = "region" if region else f"connection {conn_id!r} extra.region"
         region = validate_region(region, "region") if region else fields.validated("region", validate_region)
         project_id = (
             validate_project_id(project_id, "project_id")
@@ -114,7 +117,7 @@ class CfwSettings:
         if endpoint is None:
             if region is None:
                 raise fields.error("region", "a region such as 'cn-north-4' (or an 'endpoint' extra)")
-            endpoint = endpoints.cfw_endpoint(region)
+            endpoint = endpoints.cfw_endpoint(region, region_field)
         iam = fields.validated("iam_endpoint", validate_endpoint) or endpoints.iam_endpoint(region)
         proxy = fields.validated("proxy", validate_endpoint)
         common: dict[str, Any] = {
@@ -147,8 +150,8 @@ class CfwSettings:
                 ),
                 password=fields.required_text(password, "password", "the IAM user's password"),
             )
-        if project_id is None:
-            raise fields.error("extra.project_id", "a project id (auth_type 'token' cannot discover it)")
+        if region is None and project_id is None:
+            raise fields.error("region", "a region (to look the project up with the token) or a project_id")
         return cls(**common, token=fields.required_text(password, "password", "an IAM token"))
 
 
@@ -213,6 +216,9 @@ class _Fields:
             return None
         if not isinstance(raw, str):
             raise self.error(f"extra.{name}", "a string")
+        if any(ord(c) < 32 for c in raw):
+            # It becomes a header: a stray newline would be refused by the HTTP library, quoting it.
+            raise self.error(f"extra.{name}", "a string without control characters")
         return raw
 
     def required_text(self, raw: object, name: str, expected: str) -> str:
@@ -223,8 +229,25 @@ class _Fields:
         return raw
 
 
+#: The variables urllib, requests and aiohttp read for proxies (urllib also takes any case).
+_PROXY_VARIABLES = tuple(
+    spelling
+    for name in ("https_proxy", "http_proxy", "all_proxy", "no_proxy", "request_method")
+    for spelling in (name, name.upper())
+)
+
+
 def _environment_proxy(url: str) -> str | None:
-    """What ``requests`` and ``aiohttp(trust_env=True)`` would pick for ``url`` from the environment."""
+    """What ``requests`` and ``aiohttp(trust_env=True)`` would pick for ``url`` from the environment.
+
+    urllib scans the whole environment for it, twice; every trigger builds settings, so the answer is
+    kept for as long as the proxy variables read the same.
+    """
+    return _proxy_for(url, tuple(os.environ.get(name) for name in _PROXY_VARIABLES))
+
+
+@lru_cache(maxsize=64)
+def _proxy_for(url: str, _variables: tuple[str | None, ...]) -> str | None:
     parts = urlsplit(url)
     proxies = getproxies_environment()
     if proxy_bypass_environment(parts.hostname or "", proxies):

@@ -22,6 +22,7 @@ import requests
 from requests.adapters import HTTPAdapter
 from yarl import URL
 
+from airflow_provider_cfw.core import failures
 from airflow_provider_cfw.core.errors import CfwConfigError, CfwConnectionError
 from airflow_provider_cfw.core.http import HttpRequest, HttpResponse
 
@@ -34,9 +35,13 @@ DEFAULT_POOL_SIZE = 100
 SYNC_POOL_SIZE = 10
 
 
-def _connection_error(request: HttpRequest, error: BaseException) -> CfwConnectionError:
-    # Only the method, URL and error class: an exception's own text can quote request headers.
-    return CfwConnectionError(f"{request.method} {request.url} failed: {type(error).__name__}")
+def _connection_error(
+    request: HttpRequest, error: BaseException, settings: CfwSettings
+) -> CfwConnectionError:
+    # Never the exception's own text: it can quote request headers or a proxy's credentials.
+    why = failures.describe(error, settings.timeout)
+    via = failures.proxy_note(settings.proxy_for(request.url))
+    return CfwConnectionError(f"{request.method} {request.url} failed{via}: {why}")
 
 
 class SyncTransport:
@@ -70,7 +75,7 @@ class SyncTransport:
         except (requests.RequestException, OSError) as err:
             if isinstance(err, OSError) and isinstance(self._settings.verify, str):
                 raise CfwConfigError("extra.verify", "the path of a readable CA bundle") from None
-            raise _connection_error(request, err) from None
+            raise _connection_error(request, err, self._settings) from None
         return HttpResponse(response.status_code, dict(response.headers), body)
 
     def close(self) -> None:
@@ -192,4 +197,4 @@ class AsyncTransport:
                 body = await response.read()
                 return HttpResponse(response.status, response.headers, body)
         except (aiohttp.ClientError, TimeoutError, OSError) as err:
-            raise _connection_error(request, err) from None
+            raise _connection_error(request, err, self._settings) from None

@@ -7,11 +7,12 @@ from urllib.parse import urlsplit
 
 from airflow_provider_cfw.core.errors import CfwConfigError
 
-_PROJECT_ID = re.compile(r"^[0-9a-fA-F]{32}$")
+# Always ``fullmatch``: ``$`` also matches before a final newline, so "abc\n" would pass ``match``.
+_PROJECT_ID = re.compile(r"[0-9a-fA-F]{32}")
 # Dashed (36) or undashed (32) UUIDs are what CFW issues; accept any plain token of sane length so a
 # format change upstream does not break users, but nothing that could reshape the URL.
-_JOB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$")
-_REGION = re.compile(r"^[a-z]{2,}(-[a-z0-9]+)+$")
+_JOB_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,127}")
+_REGION = re.compile(r"[a-z]{2,}(-[a-z0-9]+)+")
 
 
 def _show(value: object) -> str:
@@ -20,7 +21,7 @@ def _show(value: object) -> str:
 
 
 def validate_job_id(value: object, field: str = "job_id") -> str:
-    if not isinstance(value, str) or not _JOB_ID.match(value):
+    if not isinstance(value, str) or not _JOB_ID.fullmatch(value):
         raise CfwConfigError(
             field,
             "a CFW job id (a UUID such as 'f588ce71-e26c-400d-8981-f854355f6849': letters, digits, "
@@ -31,13 +32,13 @@ def validate_job_id(value: object, field: str = "job_id") -> str:
 
 
 def validate_project_id(value: object, field: str = "project_id") -> str:
-    if not isinstance(value, str) or not _PROJECT_ID.match(value):
+    if not isinstance(value, str) or not _PROJECT_ID.fullmatch(value):
         raise CfwConfigError(field, "a Huawei Cloud project id (32 hexadecimal characters)", got=_show(value))
     return value
 
 
 def validate_region(value: object, field: str = "region") -> str:
-    if not isinstance(value, str) or not _REGION.match(value):
+    if not isinstance(value, str) or not _REGION.fullmatch(value):
         raise CfwConfigError(field, "a Huawei Cloud region id such as 'cn-north-4'", got=_show(value))
     return value
 
@@ -47,6 +48,9 @@ def validate_endpoint(value: object, field: str) -> str:
     expected = "an http(s) base URL such as 'https://cfw.cn-north-4.myhuaweicloud.com'"
     if not isinstance(value, str):
         raise CfwConfigError(field, expected, got=_show(value))
+    # Surrounding blanks from a paste are forgiven; one inside would be dropped by urlsplit but sent.
+    if any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in value.strip()):
+        raise CfwConfigError(field, expected + " without spaces or control characters", got=None)
     try:
         parts = urlsplit(value.strip())
         parts.port  # noqa: B018 - raises ValueError on a bad port

@@ -89,6 +89,18 @@ class CfwJobSensor(BaseSensorOperator):
         return CfwHook(self.cfw_conn_id, region=self.region, project_id=self.project_id)
 
     def poke(self, context: Context) -> bool | PokeReturnValue:
+        """Read the job once; in deferrable mode a job that is not done yet hands the wait to the triggerer.
+
+        Deferring from the first poke, rather than from an ``execute`` override, keeps
+        ``BaseSensorOperator.execute`` the only ``execute``: Airflow 2 refuses (or warns about) an
+        ``execute`` that calls another, and its soft_fail handling then covers both modes.
+        """
+        done = self._poke_once(context)
+        if not done and self.deferrable:
+            self._defer(context)
+        return done
+
+    def _poke_once(self, context: Context) -> bool | PokeReturnValue:
         started_at = self._first_poke_time(context)
         try:
             job = self.hook.get_job(self.job_id, self.project_id)
@@ -152,18 +164,7 @@ class CfwJobSensor(BaseSensorOperator):
             self.log.warning("Could not read the first reschedule date", exc_info=True)
             return None
 
-    def execute(self, context: Context) -> Any:
-        if not self.deferrable:
-            return super().execute(context)
-        try:
-            done = self.poke(context)
-        except AirflowFailException as err:
-            # BaseSensorOperator.execute applies soft_fail only around its own poke loop.
-            if self.soft_fail or getattr(self, "never_fail", False):
-                raise AirflowSkipException(f"Skipping due to soft_fail: {err}") from err
-            raise
-        if isinstance(done, PokeReturnValue) and done:
-            return done.xcom_value
+    def _defer(self, context: Context) -> None:
         started_at = self._first_poke_time(context)
         self.defer(
             trigger=CfwJobTrigger(
@@ -195,9 +196,10 @@ class CfwJobSensor(BaseSensorOperator):
             raise AirflowException(f"Unexpected event from CfwJobTrigger for job {self.job_id}: {event!r}")
         status = event["status"]
         if status == "error":
-            message = (
-                f"{event.get('message')} (error code {event.get('error_code')}, "
-                f"request id {event.get('request_id')})"
+            message = _with_details(
+                str(event.get("message") or f"CfwJobTrigger gave up on CFW job {self.job_id}"),
+                ("error code", event.get("error_code")),
+                ("request id", event.get("request_id")),
             )
             if event.get("error_code") == JOB_NOT_FOUND_CODE:
                 raise AirflowFailException(message)
@@ -213,3 +215,10 @@ class CfwJobSensor(BaseSensorOperator):
             raise AirflowException(f"CfwJobTrigger event does not match the job's status: {event!r}")
         self._check(job)  # raises AirflowFailException for a failed job, as poke mode does
         return job.to_dict()
+
+
+def _with_details(message: str, *details: tuple[str, object]) -> str:
+    # The trigger's message usually quotes the API error, code and request id included already:
+    # add only what it lacks, so support is given each id once.
+    missing = [f"{label} {value}" for label, value in details if value and str(value) not in message]
+    return f"{message} ({', '.join(missing)})" if missing else message

@@ -217,7 +217,8 @@ class CfwEmulator:
         """Inject a fault for the next ``count`` requests to ``route`` (default 1), or for each one
         with ``probability`` (seeded; unlimited unless ``count`` is also given). ``params`` are the
         :class:`~airflow_provider_cfw.testing.faults.Fault` fields: ``status``, ``error_code``,
-        ``error_msg``, ``retry_after``, ``delay``, ``status_text``, ``body``, ``content_type``."""
+        ``error_msg``, ``retry_after``, ``delay``, ``status_text``, ``body``, ``content_type``,
+        ``request_id_header``."""
         if count is None and probability is None:
             count = 1
         fault = Fault(

@@ -9,6 +9,7 @@ from typing import Literal, get_args
 
 FaultKind = Literal[
     "status",  # an error answer: any status, with the body the real gateway would send
+    "bare_status",  # only a status and its reason phrase as text: no error code, no Retry-After
     "latency",  # wait, then answer normally
     "reset",  # TCP reset before any byte of the answer
     "truncate",  # headers promise more body than is sent, then the connection closes
@@ -37,6 +38,8 @@ class Fault:
     :param status_text: the job status ``unknown_status`` reports.
     :param body: raw body bytes that replace the default body of a ``status`` fault.
     :param content_type: ``Content-Type`` for ``body``.
+    :param request_id_header: the header carrying the answer's request id (IAM's own answers use
+        ``X-IAM-Trace-Id``).
     """
 
     kind: str
@@ -51,6 +54,7 @@ class Fault:
     status_text: str = "Queued"
     body: bytes | None = None
     content_type: str | None = None
+    request_id_header: str = "X-Request-Id"
     fired: int = 0
     _rng: random.Random = field(default_factory=random.Random, repr=False)
 
@@ -59,8 +63,8 @@ class Fault:
             raise ValueError(f"unknown fault kind {self.kind!r}; expected one of {', '.join(FAULT_KINDS)}")
         if self.route != "*" and self.route not in ROUTES:
             raise ValueError(f"unknown route {self.route!r}; expected '*' or one of {', '.join(ROUTES)}")
-        if self.kind == "status" and (self.status is None or not 100 <= self.status <= 599):
-            raise ValueError("a 'status' fault needs status=<an HTTP status code>")
+        if self.kind in ("status", "bare_status") and (self.status is None or not 100 <= self.status <= 599):
+            raise ValueError(f"a {self.kind!r} fault needs status=<an HTTP status code>")
         if self.count is not None and self.count < 1:
             raise ValueError("count must be at least 1")
         if not 0.0 <= self.probability <= 1.0:

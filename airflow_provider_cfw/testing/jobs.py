@@ -7,10 +7,20 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any, Literal, get_args
 
-TimeFormat = Literal["epoch-ms", "iso-z", "iso-offset"]
+TimeFormat = Literal[
+    "epoch-ms",  # 1641370501000, as in Huawei's examples
+    "epoch-s",  # 1641370501
+    "iso-z",  # 2022-01-05T08:15:01Z
+    "iso-offset",  # 2022-01-05T16:15:01+0800
+    "iso-negative-offset",  # 2022-01-05T05:15:01-0300 (sa-brazil-1)
+    "gmt-offset",  # 2022-01-05 16:15:01 GMT+08:00
+    "null-text",  # "null": unreadable, the status must still be read
+    "dash",  # "-": unreadable too
+]
 TIME_FORMATS: tuple[str, ...] = get_args(TimeFormat)
 TERMINAL_STATUSES = frozenset({"Success", "Failed"})
 _BEIJING = timezone(timedelta(hours=8))
+_BRASILIA = timezone(timedelta(hours=-3))
 
 #: ``["Running", "Success"]`` (one per poll, the last repeats) or
 #: ``[("Running", 5.0), ("Success", None)]`` (seconds since the job began; ``None``: for ever).
@@ -18,11 +28,21 @@ StatusScript = Sequence[str] | Sequence[tuple[str, float | None]] | Sequence[Seq
 
 
 def render_time(moment: float, time_format: str) -> int | str:
-    """Epoch seconds rendered the way CFW may send them: epoch ms, or ISO with ``Z`` or ``+0800``."""
+    """Epoch seconds rendered the way CFW may send them (see :data:`TimeFormat`)."""
     if time_format == "epoch-ms":
         return int(moment * 1000)
+    if time_format == "epoch-s":
+        return int(moment)
     if time_format == "iso-z":
         return datetime.fromtimestamp(moment, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    if time_format == "iso-negative-offset":
+        return datetime.fromtimestamp(moment, _BRASILIA).strftime("%Y-%m-%dT%H:%M:%S-0300")
+    if time_format == "gmt-offset":
+        return datetime.fromtimestamp(moment, _BEIJING).strftime("%Y-%m-%d %H:%M:%S GMT+08:00")
+    if time_format == "null-text":
+        return "null"
+    if time_format == "dash":
+        return "-"
     return datetime.fromtimestamp(moment, _BEIJING).strftime("%Y-%m-%dT%H:%M:%S+0800")
 
 
@@ -51,7 +71,7 @@ class ScriptedJob:
     :param job_id: the job id, exactly as it appears in the URL.
     :param statuses: see :data:`StatusScript`.
     :param begin_time: epoch seconds the job began (reported as ``begin_time``).
-    :param time_format: ``epoch-ms`` (default, as in Huawei's examples), ``iso-z`` or ``iso-offset``.
+    :param time_format: one of :data:`TimeFormat`; ``epoch-ms`` (default) as in Huawei's examples.
     :param null_end_time: send ``"end_time": null`` while the job is not finished, instead of omitting it.
     """
 

@@ -56,6 +56,12 @@ def keystone_error(status: int, message: str) -> web.Response:
     return json_response(status, {"error": {"code": status, "message": message, "title": title}})
 
 
+def bare_status(status: int) -> web.Response:
+    """What a load balancer or proxy in front sends: the reason phrase as text, nothing else."""
+    phrase = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "Error"
+    return web.Response(status=status, text=f"{status} {phrase}", content_type="text/plain")
+
+
 def not_found(request_id: str) -> web.Response:
     code, message = _GATEWAY_ERRORS[404]
     return gateway_error(404, code, message, request_id)

@@ -95,7 +95,8 @@ class EmulatorApp:
                 response, auth, failure = await handler(request, request_id)
                 status = response.status
             if not response.prepared:
-                response.headers["X-Request-Id"] = request_id
+                header = fault.request_id_header if fault is not None else "X-Request-Id"
+                response.headers[header] = request_id
             self.stats.record(
                 RequestLogEntry(
                     method=request.method,
@@ -223,6 +224,9 @@ class EmulatorApp:
                 body=fault.body,
                 content_type=fault.content_type,
             )
+        elif fault.kind == "bare_status":
+            assert fault.status is not None
+            response = responses.bare_status(fault.status)
         elif fault.kind == "truncate":
             return await _truncated(request, request_id), "none", None
         else:

@@ -25,6 +25,12 @@ _HOOK_MODULE = "airflow_provider_cfw.hooks.cfw"
 MAX_BACKOFF_SECONDS = 300.0
 #: Consecutive polls that may fail transiently (each after the hook's own retries) before giving up.
 DEFAULT_MAX_TRANSIENT_ERRORS = 10
+#: A wait whose status has not changed says it is still alive this often (one line per wait at most).
+HEARTBEAT_SECONDS = 300.0
+
+# Looked up at each call, so that tests can observe the pauses and move the clock without waiting.
+_sleep = asyncio.sleep
+_monotonic = time.monotonic
 
 
 class CfwJobTrigger(BaseTrigger):
@@ -88,21 +94,23 @@ class CfwJobTrigger(BaseTrigger):
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         """Poll until the job is terminal; only idempotent reads, so a restart can simply run it again."""
+        progress = _Progress(self)
         # Waits deferred together start together (a triggerer start, restart or deploy): spread their
         # first polls, and the connection lookups before them, over one interval instead of one instant.
-        await asyncio.sleep(self.first_poll_delay)
+        await _sleep(self.first_poll_delay)
         hook = (await _hook_class())(self.cfw_conn_id, region=self.region, project_id=self.project_id)
         warned_unknown = False
         transient_errors = 0
         # The lease keeps the loop's shared connection pool (and IAM token) alive between polls.
         async with hook.async_session():
             while True:
+                progress.polls += 1
                 try:
                     job = await hook.aget_job(self.job_id, self.project_id)
                 except CfwJobNotFound as err:
                     if self.not_found_deadline is not None and time.time() < self.not_found_deadline:
                         self.log.info("CFW job %s not visible yet; waiting", self.job_id)
-                        await asyncio.sleep(self.poll_interval)
+                        await _sleep(self.poll_interval)
                         continue
                     yield self._error_event(err, f"CFW job {self.job_id} was not found")
                     return
@@ -120,7 +128,7 @@ class CfwJobTrigger(BaseTrigger):
                         delay,
                         err,
                     )
-                    await asyncio.sleep(delay)
+                    await _sleep(delay)
                     continue
                 except Exception as err:
                     # A bug or an Airflow error (e.g. the connection is not defined): an error event
@@ -130,6 +138,7 @@ class CfwJobTrigger(BaseTrigger):
                     return
 
                 transient_errors = 0
+                progress.saw(job.status)
                 if job.status is CfwJobStatus.SUCCESS:
                     yield self._job_event("success", job, f"CFW job {self.job_id} succeeded")
                     return
@@ -143,7 +152,7 @@ class CfwJobTrigger(BaseTrigger):
                         self.job_id,
                         job.status.value,
                     )
-                await asyncio.sleep(self.poll_interval)
+                await _sleep(self.poll_interval)
 
     @property
     def first_poll_delay(self) -> float:
@@ -174,6 +183,35 @@ class CfwJobTrigger(BaseTrigger):
                 "retryable": isinstance(err, CfwError) and err.retryable,
             }
         )
+
+
+class _Progress:
+    """What a wait logs between its start and its event: the first status it reads, each change, and
+    a heartbeat when the status has not changed for :data:`HEARTBEAT_SECONDS`, so a long wait shows
+    signs of life without a line per poll."""
+
+    def __init__(self, trigger: CfwJobTrigger) -> None:
+        self.trigger = trigger
+        self.started = self.last_line = _monotonic()
+        self.polls = 0
+        self.status: str | None = None
+
+    def saw(self, status: CfwJobStatus) -> None:
+        log, job_id, now = self.trigger.log, self.trigger.job_id, _monotonic()
+        if status.value != self.status:
+            if self.status is None:
+                log.info("CFW job %s is %s", job_id, status.value)
+            else:
+                log.info("CFW job %s is now %s (was %s)", job_id, status.value, self.status)
+            self.status = status.value
+        elif now - self.last_line >= HEARTBEAT_SECONDS:
+            minutes = (now - self.started) / 60
+            log.info(
+                "CFW job %s still %s after %.0f min, %d polls", job_id, status.value, minutes, self.polls
+            )
+        else:
+            return
+        self.last_line = now
 
 
 #: One import of the hook module per process, shared by every trigger that starts before it ends.

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import logging
+
 import pendulum
 import pytest
 
@@ -14,10 +16,20 @@ BEGIN = pendulum.datetime(2022, 1, 5, 8, 15, 1, tz="UTC")
         1641370501000,
         1641370501000.0,
         "1641370501000",
+        1641370501,  # epoch seconds: told apart from milliseconds by magnitude
+        1641370501.0,
+        "1641370501",
         "2022-01-05T08:15:01Z",
         "2022-01-05T16:15:01+0800",
         "2022-01-05T16:15:01+08:00",
         "2022-01-05T08:15:01.000Z",
+        "2022-01-05 16:15:01 GMT+08:00",  # not -08:00 (the POSIX reading), 16 hours off
+        "2022-01-05 16:15:01 GMT+0800",
+        "2022-01-05T16:15:01UTC+8",
+        "2022-01-05 08:15:01 GMT",
+        "2022-01-05T02:15:01-0600",  # la-north-2 (Mexico City)
+        "2022-01-05T05:15:01-03:00",  # sa-brazil-1 (Sao Paulo)
+        "2022-01-05 00:15:01 GMT-08:00",
     ],
 )
 def test_time_formats(value: object) -> None:
@@ -31,10 +43,49 @@ def test_absent_time(value: object) -> None:
     assert parse_cfw_time(value) is None
 
 
-@pytest.mark.parametrize("value", ["yesterday-ish", True, [1], {"t": 1}])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "yesterday-ish",
+        "null",
+        "-",
+        True,
+        [1],
+        {"t": 1},
+        "2022-01-05T16:15:01 CST",  # China Standard or US Central: never assumed to be UTC
+        "2022-01-05T16:15:01",  # no zone at all
+        "2022-01-05",
+        1641370501000000,  # microseconds: not guessed
+    ],
+)
 def test_bad_time_is_a_value_error(value: object) -> None:
-    with pytest.raises(ValueError, match="epoch milliseconds or an ISO-8601"):
+    with pytest.raises(ValueError, match="ISO-8601 time with a UTC offset"):
         parse_cfw_time(value)
+
+
+def test_negative_offset_is_kept() -> None:
+    parsed = parse_cfw_time("2022-01-05T05:15:01-0300")
+    assert parsed is not None and parsed.utcoffset() == pendulum.duration(hours=-3)
+
+
+def test_gmt_offset_is_not_inverted() -> None:
+    parsed = parse_cfw_time("2022-01-05 16:15:01 GMT+08:00")
+    assert parsed is not None and parsed.utcoffset() == pendulum.duration(hours=8)
+
+
+@pytest.mark.parametrize("bad", ["null", "-", "2022-01-05T16:15:01 CST"])
+def test_unreadable_time_does_not_hide_the_status(bad: str, caplog: pytest.LogCaptureFixture) -> None:
+    data = {"id": f"job-{bad}", "status": "Success", "begin_time": bad, "end_time": 1641370515000}
+    with caplog.at_level(logging.WARNING, logger="airflow_provider_cfw"):
+        jobs = [CfwJob.from_data(data) for _ in range(3)]
+    job = jobs[0]
+    assert job.status is CfwJobStatus.SUCCESS and job.begin_time is None
+    assert job.end_time == BEGIN.add(seconds=14) and job.duration_seconds is None
+    assert job.raw["begin_time"] == bad
+    # One warning for the job and field, not one per poll.
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1
+    assert "begin_time" in warnings[0].getMessage() and repr(bad) in warnings[0].getMessage()
 
 
 def test_offset_is_kept() -> None:

@@ -33,10 +33,33 @@ def test_eu_region_domain() -> None:
     assert s.iam_endpoint == "https://iam.eu-west-101.myhuaweicloud.eu"
 
 
-def test_unknown_region_still_works(caplog: pytest.LogCaptureFixture) -> None:
-    s = settings(region="xx-newplace-9")
-    assert s.endpoint == "https://cfw.xx-newplace-9.myhuaweicloud.com"
-    assert "not among the regions known" in caplog.text
+@pytest.mark.parametrize(
+    "region", ["af-north-1", "ap-southeast-5", "cn-north-11", "cn-south-4", "cn-southwest-3"]
+)
+def test_regions_without_their_own_iam_use_the_global_one(region: str) -> None:
+    s = settings(region=region)
+    assert s.endpoint == f"https://cfw.{region}.myhuaweicloud.com"
+    assert s.iam_endpoint == "https://iam.myhuaweicloud.com"
+
+
+def test_unknown_region_is_refused_before_any_request() -> None:
+    with pytest.raises(CfwConfigError) as info:
+        settings(region="cn-nort-4")
+    message = str(info.value)
+    assert info.value.field == "connection 'cfw_test' extra.region"
+    assert "'cn-nort-4'" in message and "cn-north-4" in message and "'endpoint' extra" in message
+
+
+def test_unknown_region_as_a_hook_argument_is_named_so() -> None:
+    with pytest.raises(CfwConfigError) as info:
+        CfwSettings.from_connection("c", login="AK", password=SK, extra={}, region="xx-newplace-9")
+    assert info.value.field == "region"
+
+
+def test_new_region_works_with_an_endpoint_extra() -> None:
+    s = settings(region="xx-newplace-9", endpoint="https://cfw.xx-newplace-9.example.com/")
+    assert s.endpoint == "https://cfw.xx-newplace-9.example.com"
+    assert s.iam_endpoint == "https://iam.myhuaweicloud.com"
 
 
 def test_existing_huaweicloud_style_connection() -> None:
@@ -83,7 +106,12 @@ def test_verify_values(tmp_path: Any) -> None:
             "region",
             "region or a project_id",
         ),
-        ({"region": "cn-north-4", "auth_type": "token"}, "extra.project_id", "cannot discover"),
+        (
+            {"auth_type": "token", "endpoint": "https://cfw.example.com"},
+            "region",
+            "look the project up with the token",
+        ),
+        ({"region": "cn-north-4", "security_token": "tok\n"}, "extra.security_token", "control characters"),
         ({"region": "cn-north-4", "security_token": 5}, "extra.security_token", "a string"),
     ],
 )
@@ -150,3 +178,9 @@ def test_proxies_come_from_the_extra_else_the_environment_resolved_once(
     explicit = settings(region="cn-north-4", proxy="http://corp-proxy:8080")
     assert explicit.proxy_for(cfw + "/v3/p/jobs/j") == "http://corp-proxy:8080"
     assert explicit.proxy_for(iam + "/v3/projects") == "http://corp-proxy:8080"
+
+
+def test_token_mode_needs_no_project_id() -> None:
+    s = settings(password="a-token", region="cn-north-4", auth_type="token")
+    assert s.auth_type is AuthType.TOKEN and s.project_id is None
+    assert "a-token" not in repr(s)

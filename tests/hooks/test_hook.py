@@ -36,11 +36,23 @@ def test_get_job_aksk(emu: CfwEmulator, conn: dict) -> None:
     assert emu.stats.count("cfw.job", 200) == 2
 
 
-@pytest.mark.parametrize("time_format", ["epoch-ms", "iso-z", "iso-offset"])
+@pytest.mark.parametrize(
+    "time_format", ["epoch-ms", "epoch-s", "iso-z", "iso-offset", "iso-negative-offset", "gmt-offset"]
+)
 def test_time_formats_parse_to_the_same_instant(emu: CfwEmulator, conn: dict, time_format: str) -> None:
     job_id = new_job(emu, "Success", time_format=time_format, begin_time=1641370501.0)
     job = CfwHook().get_job(job_id)
     assert job.begin_time is not None and job.begin_time.timestamp() == 1641370501.0
+
+
+@pytest.mark.parametrize("time_format", ["null-text", "dash"])
+def test_unreadable_times_do_not_hide_the_status(emu: CfwEmulator, conn: dict, time_format: str) -> None:
+    job_id = new_job(emu, "Success", time_format=time_format)
+    for job in (CfwHook().get_job(job_id), asyncio.run(CfwHook().aget_job(job_id))):
+        assert job.status is CfwJobStatus.SUCCESS
+        assert job.begin_time is None and job.end_time is None
+        assert job.raw["begin_time"] == job.raw["end_time"] != ""
+    assert len(emu.stats.log) == 2  # read at once, not retried as a malformed answer
 
 
 async def test_aget_job_aksk(emu: CfwEmulator, conn: dict) -> None:
@@ -268,6 +280,41 @@ def test_static_token_auth(emu: CfwEmulator, set_conn: ConnSetter) -> None:
     assert emu.stats.tokens_issued == 0
 
 
+async def test_static_token_auth_async(emu: CfwEmulator, set_conn: ConnSetter) -> None:
+    token = emu.issue_token(DOMAIN, USER, PROJECT)
+    set_conn(auth_type="token", password=token)
+    job_id = new_job(emu, "Running", "Success")
+    hook = CfwHook()
+    assert (await hook.aget_job(job_id)).status is CfwJobStatus.RUNNING
+    assert (await hook.aget_job(job_id)).status is CfwJobStatus.SUCCESS
+    assert [(e.route, e.auth, e.status) for e in emu.stats.log] == [("cfw.job", "token", 200)] * 2
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_token_mode_discovers_the_project(emu: CfwEmulator, set_conn: ConnSetter, mode: str) -> None:
+    token = emu.issue_token(DOMAIN, USER, PROJECT)
+    set_conn(auth_type="token", password=token, project_id="")
+    job_id = new_job(emu)
+    for _ in range(3):
+        hook = CfwHook()
+        job = hook.get_job(job_id) if mode == "sync" else asyncio.run(hook.aget_job(job_id))
+        assert job.status is CfwJobStatus.SUCCESS
+    # One lookup, GET /v3/projects?name=<region> with the token, then only job calls.
+    assert [(e.route, e.auth, e.status) for e in emu.stats.log] == [("iam.projects", "token", 200)] + [
+        ("cfw.job", "token", 200)
+    ] * 3
+    assert emu.stats.tokens_issued == 0
+
+
+def test_token_mode_discovery_is_per_token(emu: CfwEmulator, set_conn: ConnSetter) -> None:
+    # Two tokens may belong to two accounts: one's project must not serve the other's calls.
+    job_id = new_job(emu)
+    for conn_id in ("cfw_token_a", "cfw_token_b"):
+        set_conn(conn_id, auth_type="token", password=emu.issue_token(DOMAIN, USER, PROJECT), project_id="")
+        assert CfwHook(conn_id).get_job(job_id).status is CfwJobStatus.SUCCESS
+    assert emu.stats.count("iam.projects", 200) == 2
+
+
 # ---- validation: nothing is sent ---------------------------------------------------------------------
 
 
@@ -328,3 +375,39 @@ def test_ui_field_behaviour() -> None:
     behaviour = CfwHook.get_ui_field_behaviour()
     assert "host" in behaviour["hidden-fields"]
     assert behaviour["relabeling"]["login"].startswith("Access Key")
+
+
+@pytest.mark.parametrize("job_id", ["abc\n", "abc\r\n", "abc\t"], ids=repr)
+def test_job_id_with_a_trailing_blank_sends_nothing(emu: CfwEmulator, conn: dict, job_id: str) -> None:
+    new_job(emu)
+    with pytest.raises(CfwConfigError, match="job_id"):
+        CfwHook().get_job(job_id)
+    with pytest.raises(CfwConfigError, match="job_id"):
+        asyncio.run(CfwHook().aget_job(job_id))
+    with pytest.raises(CfwConfigError, match="project_id"):
+        CfwHook().get_job("abc", project_id=PROJECT + "\n")
+    assert len(emu.stats.log) == 0
+
+
+async def test_aclient_never_looks_the_connection_up_on_the_loop(
+    emu: CfwEmulator, conn: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from airflow.providers.common.compat.sdk import Connection
+
+    job_id = new_job(emu)
+    loop_thread = threading.get_ident()
+    sync_lookups: list[int] = []
+    real = CfwHook.get_connection
+
+    def get_connection(conn_id: str) -> Any:
+        sync_lookups.append(threading.get_ident())
+        if threading.get_ident() == loop_thread:
+            raise AssertionError("the synchronous connection lookup ran on the event loop")
+        return real(conn_id)
+
+    monkeypatch.setattr(CfwHook, "get_connection", staticmethod(get_connection))
+    assert (await CfwHook().aget_job(job_id)).status is CfwJobStatus.SUCCESS
+    if hasattr(Connection, "aextra_dejson"):  # Airflow >= 3.3.2: the async lookup, no sync one at all
+        assert sync_lookups == []
+    else:  # older: the sync lookup, in a worker thread
+        assert sync_lookups and loop_thread not in sync_lookups

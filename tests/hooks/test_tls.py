@@ -21,6 +21,7 @@ from airflow_provider_cfw.core.models import CfwJobStatus
 from airflow_provider_cfw.hooks.cfw import CfwHook
 from airflow_provider_cfw.testing import CfwEmulator
 from tests.conftest import AK, PROJECT, SK, ConnSetter
+from tests.servers import CountingProxy
 
 
 def _write_ca_and_cert(directory: Path) -> tuple[Path, Path, Path]:
@@ -99,11 +100,24 @@ def test_ca_bundle_sync_and_async(tls: tuple[CfwEmulator, Path], set_conn: ConnS
 def test_untrusted_certificate_is_refused(tls: tuple[CfwEmulator, Path], set_conn: ConnSetter) -> None:
     emu, _ = tls
     set_conn()  # verify defaults to true: the system CAs do not know the test CA
-    with pytest.raises(CfwConnectionError):
+    why = r"failed: TLS certificate verification failed \(unable to get local issuer certificate\)$"
+    with pytest.raises(CfwConnectionError, match=why):
         CfwHook(max_retries=0).get_job(str(uuid.uuid4()))
-    with pytest.raises(CfwConnectionError):
+    with pytest.raises(CfwConnectionError, match=why):
         asyncio.run(CfwHook(max_retries=0).aget_job(str(uuid.uuid4())))
     assert emu.stats.total_requests == 0
+
+
+def test_https_through_a_proxy_tunnel(tls: tuple[CfwEmulator, Path], set_conn: ConnSetter) -> None:
+    emu, ca = tls
+    job_id = str(uuid.uuid4())
+    emu.add_job(PROJECT, job_id, ["Success"])
+    with CountingProxy() as proxy:
+        set_conn(verify=str(ca), proxy=proxy.url)
+        assert CfwHook().get_job(job_id).status is CfwJobStatus.SUCCESS
+        assert asyncio.run(CfwHook().aget_job(job_id)).status is CfwJobStatus.SUCCESS
+    host = emu.url.removeprefix("https://")
+    assert [line.rsplit(" ", 1)[0] for line in proxy.requests] == [f"CONNECT {host}"] * 2
 
 
 @pytest.mark.filterwarnings("ignore::urllib3.exceptions.InsecureRequestWarning")

@@ -117,11 +117,13 @@ def test_not_found_within_the_grace_period_keeps_waiting(emu: Any, conn: Any) ->
     assert sensor(new_job_id(), not_found_grace_period=60).poke(ctx()) is False
 
 
-def test_not_found_after_the_grace_period_fails(emu: Any, conn: Any) -> None:
+def test_not_found_after_the_grace_period_fails(emu: Any, conn: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     job_id = new_job_id()
-    op = sensor(job_id, not_found_grace_period=0.2)
+    op = sensor(job_id, not_found_grace_period=60)
     assert op.poke(ctx()) is False
-    time.sleep(0.3)
+    # A minute passes on the sensor's clock (a busy machine must not decide the outcome).
+    real_time = time.time
+    monkeypatch.setattr("airflow_provider_cfw.sensors.cfw.time.time", lambda: real_time() + 61)
     with pytest.raises(AirflowFailException, match="not found") as info:
         op.poke(ctx())
     assert "CFW.00200005" in str(info.value)
@@ -335,6 +337,27 @@ def test_execute_complete_not_found_fails() -> None:
     }
     with pytest.raises(AirflowFailException, match="req-7"):
         complete(event)
+
+
+def test_not_found_names_code_and_request_id_once_when_poking(emu: Any, conn: Any) -> None:
+    with pytest.raises(AirflowFailException) as info:
+        sensor(new_job_id(), not_found_grace_period=0).poke(ctx())
+    request_id = info.value.__cause__.request_id  # type: ignore[union-attr]
+    assert request_id
+    assert str(info.value).count(request_id) == 1
+    assert str(info.value).count("CFW.00200005") == 1
+
+
+async def test_not_found_names_code_and_request_id_once_when_deferred(emu: Any, conn: Any) -> None:
+    job_id = new_job_id()
+    trigger = CfwJobTrigger(job_id=job_id, project_id=PROJECT, not_found_deadline=time.time() - 1)
+    (event,) = [event.payload async for event in trigger.run()]
+    assert event["request_id"]
+    op = CfwJobSensor(task_id="t", job_id=job_id, project_id=PROJECT, deferrable=True)
+    with pytest.raises(AirflowFailException) as info:
+        op.resume_execution("execute_complete", {"event": event}, ctx())
+    assert str(info.value).count(event["request_id"]) == 1
+    assert str(info.value).count("CFW.00200005") == 1
 
 
 @pytest.mark.parametrize(

@@ -220,3 +220,10 @@ def test_iam_reset_and_token_still_works_after(emu: CfwEmulator) -> None:
 def test_bad_fault_specs_are_refused(emu: CfwEmulator, kwargs: dict[str, object], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         emu.inject(**kwargs)  # type: ignore[arg-type]
+
+
+def test_bare_status_has_no_code_and_no_retry_after(emu: CfwEmulator) -> None:
+    emu.inject("cfw.job", "bare_status", status=429)
+    response = requests.get(job_url(emu), timeout=10)
+    assert response.status_code == 429 and response.text == "429 Too Many Requests"
+    assert "Retry-After" not in response.headers and response.headers["X-Request-Id"]

@@ -64,8 +64,9 @@ async def test_a_thousand_triggers_share_one_pool_and_one_token(
     assert stats.tokens_issued == 1
     assert stats.count("iam.tokens") == 1
 
-    # A lookup once per trigger (the connection) may hop to a thread; a poll never does.
-    assert hops <= N_TRIGGERS, f"{hops} thread hops for {N_TRIGGERS} triggers"
+    # The connection lookup may hop to a thread once per trigger (twice on Airflow 2); a poll never
+    # does: one hop per poll would add 3,000 here.
+    assert hops <= 2 * N_TRIGGERS, f"{hops} thread hops for {N_TRIGGERS} triggers"
     assert_no_secrets(
         [events[0] for events in results],
         [t.serialize() for t in triggers],
