@@ -89,9 +89,20 @@ def _logs(session: E2eSession, result: RunResult) -> str:
     )
 
 
+def _safeguard_hits(session: E2eSession, results: dict[str, RunResult]) -> list[str]:
+    return sorted(name for name, result in results.items() if SAFEGUARD in _logs(session, result))
+
+
 def _safeguard_report(session: E2eSession, results: dict[str, RunResult]) -> str:
-    hit = sorted(name for name, result in results.items() if SAFEGUARD in _logs(session, result))
+    hit = _safeguard_hits(session, results)
     return f"Airflow 2.11: {SAFEGUARD!r} logged by {len(hit)} of {len(results)} runs ({', '.join(hit) or 'none'})"
+
+
+def test_no_run_trips_airflow2s_executor_safeguard(results: tuple[E2eSession, dict[str, RunResult]]) -> None:
+    # Before the sensor deferred from its first poke, every poke and reschedule run logged it (with
+    # `[core] allow_nested_operators = False` the task failed on it).
+    session, by_name = results
+    assert _safeguard_hits(session, by_name) == []
 
 
 @pytest.mark.parametrize(

@@ -173,22 +173,27 @@ def run_round(
     victim_job = max(counts, key=lambda job: (counts[job], -job))
     victim = triggerers.name_of(victim_job)
     held = {job_ids[i] for i, owner in held_by.items() if owner == victim_job}
+    tis = stack.records.task_instances(MAPPED_DAG, run_id)
     held_triggers = {
-        i: stack.records.task_instances(MAPPED_DAG, run_id)[ti_key("wait", i)].trigger_id
-        for i, owner in held_by.items()
-        if owner == victim_job
+        i: tis[ti_key("wait", i)].trigger_id for i, owner in held_by.items() if owner == victim_job
     }
 
     rss = {name: p.group_rss() for name, p in stack.triggerers.items() if p.running()}
     kill_at = time.time()
     stack.processes[victim].kill()
     startup = 0.0
+    fresh_job, fresh_since = None, 0.0
     if replacement:
         name, capacity = replacement
         fresh_job = triggerers.start(f"{label}-{name}", capacity)
         registered = stack.records.triggerer_heartbeats()[fresh_job].start_date
         assert registered is not None
-        startup = max(0.0, registered.timestamp() - triggerers.launched_at[f"{label}-{name}"])
+        fresh_since = registered.timestamp()
+        startup = max(0.0, fresh_since - triggerers.launched_at[f"{label}-{name}"])
+    last_heartbeat = stack.records.triggerer_heartbeats()[victim_job].latest_heartbeat
+    assert last_heartbeat is not None
+    # From then on Airflow counts the victim dead and its triggers free for the taking.
+    orphaned_at = last_heartbeat.timestamp() + HEALTH_CHECK_THRESHOLD
     ends = end_jobs(session, job_ids)
     (result,) = session.wait([launch], timeout=360)
     why = session.diagnose(MAPPED_DAG, run_id, tail=15)
@@ -241,13 +246,17 @@ def run_round(
     lost += sum(1 for i, n in fired.items() if n == 0 and i not in wrong_tasks)
     wrong = len(wrong_tasks | {job_ids.index(job) for job in two_pollers})
 
-    # A job's polls may pause for the health-check threshold, plus two poll intervals (the one in
-    # flight at the kill, and the trigger's deliberate first-poll delay of under one interval, which
-    # spreads the first polls of waits started together), plus start-up: the fresh triggerer's own
-    # (process start to its job row), and the adopted trigger's (from the moment the sampler saw it
-    # assigned to its adopter to its first poll, less that delay: connection lookup, cold import).
+    # A job's polls may pause for the health-check threshold (counted from the victim's last
+    # heartbeat), plus two poll intervals (the one in flight then, and the trigger's deliberate
+    # first-poll delay of under one interval, which spreads the first polls of waits started
+    # together), plus start-up, measured for each adopted wait from the records:
+    # - a fresh adopter's own, when it registered only after the victim's triggers were free;
+    # - pickup: from the moment the wait was free and an adopter alive, to the trigger table showing
+    #   it assigned (the adopter's loop turns); more than the threshold again is a slow hand-over;
+    # - the trigger's: from then to its first poll, less that delay (connection lookup, cold import).
     max_gap, gap_job = failover.max_poll_gap(polls)
-    trigger_startup = {}
+    trigger_startup: dict[str, float] = {}
+    slow_pickup: dict[str, tuple[float, float]] = {}
     for i, trigger_id in held_triggers.items():
         adopter = adopted.adopters.get(job_ids[i])
         assigned = result.seen.owned_since.get(trigger_id or -1, {}).get(
@@ -260,14 +269,22 @@ def run_round(
                 f"wait[{i}]: the trigger table never showed {adopter} owning {trigger_id}"
             )
         if assigned is not None and first is not None:
+            adopter_job = triggerers.job_ids[adopter or ""]
+            free_at = max(orphaned_at, fresh_since if adopter_job == fresh_job else 0.0)
+            pickup = max(0.0, assigned - free_at)
+            if pickup > HEALTH_CHECK_THRESHOLD:
+                slow_pickup[job_ids[i]] = (round(pickup, 1), HEALTH_CHECK_THRESHOLD)
             spread = CfwJobTrigger(job_id=job_ids[i], poll_interval=POLL_INTERVAL).first_poll_delay
-            trigger_startup[job_ids[i]] = max(0.0, first - assigned - spread)
-    base_bound = HEALTH_CHECK_THRESHOLD + 2 * POLL_INTERVAL + startup
+            trigger_startup[job_ids[i]] = (
+                max(0.0, free_at - orphaned_at) + pickup + max(0.0, first - assigned - spread)
+            )
+    base_bound = HEALTH_CHECK_THRESHOLD + 2 * POLL_INTERVAL
     slow_handover = {
         job: (round(gap, 1), round(base_bound + trigger_startup.get(job, 0.0), 1))
         for job, gap in failover.poll_gaps(polls).items()
         if gap > base_bound + trigger_startup.get(job, 0.0)
     }
+    slow_handover.update({f"{job} (pickup)": times for job, times in slow_pickup.items()})
     worst_trigger_startup = max(trigger_startup.values(), default=0.0)
     line = failover.summary_line(
         WAITS,
@@ -283,7 +300,7 @@ def run_round(
     failover.SUMMARY_LINES.append(
         f"{line}  [{label}: {counts and sorted(counts.values())} per triggerer, "
         f"killed {victim}, adopted by {', '.join(adopters) or '-'}, triggerer start-up {startup:.1f} s, "
-        f"trigger start-up <= {worst_trigger_startup:.1f} s, gap bound {base_bound:.1f} s + trigger start-up "
+        f"adopted waits' start-up <= {worst_trigger_startup:.1f} s, gap bound {base_bound:.1f} s + start-up "
         f"(worst job {gap_job}), run {result.seconds:.0f} s, "
         f"RSS idle -> at the kill: {', '.join(f'{n} {idle_rss.get(n, 0) / 2**20:.0f} -> {b / 2**20:.0f} MB' for n, b in rss.items())}]"
     )
