@@ -11,7 +11,7 @@ STAMP := $(VENV)/.installed
 VENV2 ?= .venv-airflow2
 STAMP2 := $(VENV2)/.installed
 
-.PHONY: test lint typecheck unit e2e e2e-ha e2e-airflow2 postgres-server test-airflow2 reliability demo lock clean
+.PHONY: test lint typecheck unit e2e e2e-ha e2e-airflow2 postgres-server test-airflow2 reliability demo bench lock clean
 
 # $(1): the environment's folder; $(2): its lock file.
 define make-env
@@ -72,6 +72,11 @@ test: lint typecheck
 
 demo: $(STAMP)
 	$(BIN)/python -m tests.e2e.demo
+
+# What a wait costs on the triggerer, the provider against a bare aiohttp floor (docs/performance.md);
+# about 10 minutes. BENCH_QUICK=1 for a one-minute run; options: BENCH_ARGS="--help".
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks $(BENCH_ARGS)
 
 # Re-resolve requirements.lock from requirements.in (needs the package index).
 lock:

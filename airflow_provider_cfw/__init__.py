@@ -1,4 +1,4 @@
-"""Apache Airflow provider for Huawei Cloud Firewall (CFW) asynchronous jobs.
+"""Apache Airflow provider for Huawei Cloud Firewall (CFW): firewalls and their asynchronous jobs.
 
 The public names are importable from here; they load lazily so that importing the package (as
 Airflow's providers manager does) stays cheap.
@@ -21,14 +21,19 @@ if TYPE_CHECKING:
         CfwJobNotFound,
         CfwResponseError,
     )
+    from airflow_provider_cfw.core.firewalls import CfwFirewall
     from airflow_provider_cfw.core.models import CfwJob, CfwJobStatus
     from airflow_provider_cfw.hooks.cfw import CfwHook
+    from airflow_provider_cfw.operators.cfw import CfwCreateFirewallOperator, CfwDeleteFirewallOperator
     from airflow_provider_cfw.sensors.cfw import CfwJobSensor
     from airflow_provider_cfw.triggers.cfw import CfwJobTrigger
 
 _EXPORTS = {
     "CfwHook": "airflow_provider_cfw.hooks.cfw",
     "CfwJobSensor": "airflow_provider_cfw.sensors.cfw",
+    "CfwCreateFirewallOperator": "airflow_provider_cfw.operators.cfw",
+    "CfwDeleteFirewallOperator": "airflow_provider_cfw.operators.cfw",
+    "CfwFirewall": "airflow_provider_cfw.core.firewalls",
     "CfwJobTrigger": "airflow_provider_cfw.triggers.cfw",
     "CfwJob": "airflow_provider_cfw.core.models",
     "CfwJobStatus": "airflow_provider_cfw.core.models",
@@ -46,7 +51,10 @@ __all__ = [
     "CfwAuthError",
     "CfwConfigError",
     "CfwConnectionError",
+    "CfwCreateFirewallOperator",
+    "CfwDeleteFirewallOperator",
     "CfwError",
+    "CfwFirewall",
     "CfwHook",
     "CfwJob",
     "CfwJobNotFound",

@@ -68,7 +68,7 @@ def get_provider_info() -> dict[str, Any]:
     return {
         "package-name": PACKAGE_NAME,
         "name": "Huawei Cloud Firewall (CFW)",
-        "description": "Wait for Huawei Cloud Firewall (CFW) asynchronous jobs.",
+        "description": "Create and delete Huawei Cloud Firewall (CFW) firewalls and wait for their jobs.",
         "versions": [__version__],
         "integrations": [
             {
@@ -81,6 +81,12 @@ def get_provider_info() -> dict[str, Any]:
             {
                 "integration-name": "Huawei Cloud Firewall (CFW)",
                 "python-modules": ["airflow_provider_cfw.hooks.cfw"],
+            }
+        ],
+        "operators": [
+            {
+                "integration-name": "Huawei Cloud Firewall (CFW)",
+                "python-modules": ["airflow_provider_cfw.operators.cfw"],
             }
         ],
         "sensors": [

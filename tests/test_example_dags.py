@@ -27,6 +27,10 @@ MARKER = re.compile(r"^\s*# \[(START|END) (\w+)\]\s*$")
 INCLUDE = re.compile(r"<!-- include (\S+) (\w+) -->\n```python\n(.*?)```\n", re.DOTALL)
 
 
+#: The param each example takes from the run's conf (the job examples: the job id).
+RUN_INPUT = {"example_cfw_firewall_lifecycle": "name"}
+
+
 class NetworkAccessError(AssertionError):
     pass
 
@@ -66,6 +70,7 @@ def test_there_are_example_dags() -> None:
         "example_cfw_job_sensor.py",
         "example_cfw_job_sensor_deferrable.py",
         "example_cfw_hook.py",
+        "example_cfw_firewall_lifecycle.py",
     } <= names
 
 
@@ -95,12 +100,25 @@ def test_example_dag_conventions(path: Path, example_bag: Any) -> None:
     assert type(dag.timetable).__name__ == "NullTimetable", "schedule=None: runs only when triggered"
     assert dag.catchup is False
     assert "example" in dag.tags
-    assert "job_id" in dag.params, "the job id comes from params / dag_run.conf"
+    run_input = RUN_INPUT.get(dag.dag_id, "job_id")
+    assert run_input in dag.params, f"the {run_input} comes from params / dag_run.conf"
     # A task returning a dict says whether it means one XCom or one per key; Airflow's inference from a
     # dict annotation pushes one per key, which no example wants.
     assert [t.task_id for t in dag.tasks if getattr(t, "multiple_outputs", False)] == []
     # Credentials only through the connection: nothing that looks like an AK or an SK in the file.
     assert not re.search(r"(?i)\b(ak|sk|access_key|secret_key|password)\s*=", source)
+
+
+def test_lifecycle_example_cleans_up_whatever_happens(example_bag: Any) -> None:
+    dag = example_bag.dags["example_cfw_firewall_lifecycle"]
+    create, use, delete = (dag.get_task(t) for t in ("create_firewall", "use_firewall", "delete_firewall"))
+    assert type(create).__name__ == "CfwCreateFirewallOperator" and create.deferrable is True
+    assert create.if_exists == "reuse" and create.retries > 0
+    assert type(delete).__name__ == "CfwDeleteFirewallOperator"
+    assert delete.trigger_rule == "all_done", "the firewall is deleted even when the middle fails"
+    assert use.upstream_task_ids == {"create_firewall"}
+    assert delete.upstream_task_ids == {"use_firewall"}
+    assert "firewall_id" in delete.firewall_id, "the id comes from the create's XCom"
 
 
 def markers(path: Path) -> dict[str, str]:

@@ -1,4 +1,5 @@
-"""The three calls the provider makes, as pure request builders and response parsers.
+"""The calls the provider makes, as pure request builders and response parsers (the firewall
+lifecycle's are in :mod:`~airflow_provider_cfw.core.firewalls`).
 
 Shared by the sync and async clients: nothing here does I/O.
 """
@@ -6,21 +7,28 @@ Shared by the sync and async clients: nothing here does I/O.
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from pendulum import DateTime
 
-from airflow_provider_cfw.core.errors import CfwApiError, CfwResponseError, error_from_response
+from airflow_provider_cfw.core.errors import (
+    CfwApiError,
+    CfwConfigError,
+    CfwResponseError,
+    error_from_response,
+)
 from airflow_provider_cfw.core.http import HttpRequest, HttpResponse, encode_query
 from airflow_provider_cfw.core.models import CfwJob, parse_cfw_time
 from airflow_provider_cfw.get_provider_info import PACKAGE_NAME, __version__
 
 USER_AGENT = f"{PACKAGE_NAME}/{__version__}"
-_JSON_HEADERS = {"Content-Type": "application/json", "User-Agent": USER_AGENT}
+JSON_HEADERS = {"Content-Type": "application/json", "User-Agent": USER_AGENT}
 
 
-def _json_body(response: HttpResponse) -> dict[str, Any]:
+def json_body(response: HttpResponse) -> dict[str, Any]:
     if not 200 <= response.status < 300:
         raise error_from_response(response)
     try:
@@ -34,16 +42,73 @@ def _json_body(response: HttpResponse) -> dict[str, Any]:
     return payload
 
 
+# ---- CFW: any call ---------------------------------------------------------------------------
+
+#: HTTP methods that may be resent after a failure that may have reached the service.
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
+_PATH = re.compile(r"^(/[A-Za-z0-9._~{}-]+)+/?$")
+
+
+def validate_method(method: object) -> str:
+    verb = method.upper() if isinstance(method, str) else ""
+    if verb not in ("GET", "POST", "PUT", "PATCH", "DELETE"):
+        raise CfwConfigError("method", "GET, POST, PUT, PATCH or DELETE", got=repr(method)[:40])
+    return verb
+
+
+def validate_path(path: object) -> str:
+    """A CFW path such as ``/v1/{project_id}/firewalls/list``: plain segments (letters, digits,
+    ``-._~``) and no placeholder but ``{project_id}``; no query, no ``..``, nothing to encode."""
+    expected = "an absolute CFW API path such as '/v1/{project_id}/firewalls/list'"
+    if not isinstance(path, str) or not _PATH.fullmatch(path):
+        raise CfwConfigError("path", expected, got=repr(path)[:80])
+    segments = path.split("/")
+    if any(s in (".", "..") or (("{" in s or "}" in s) and s != "{project_id}") for s in segments):
+        raise CfwConfigError("path", expected, got=repr(path)[:80])
+    return path
+
+
+def validate_json(body: object) -> object:
+    try:
+        json_bytes(body)
+    except (TypeError, ValueError):
+        raise CfwConfigError("json", "a JSON-serialisable body (dicts, lists, strings, numbers)") from None
+    return body
+
+
+def resolve_path(path: str, project_id: str) -> str:
+    return path.replace("{project_id}", project_id)
+
+
+def json_bytes(payload: object) -> bytes:
+    """JSON as the official SDK writes it (``json.dumps`` defaults: ``", "``/``": "``, ASCII-escaped)."""
+    return json.dumps(payload).encode("utf-8")
+
+
+def api_request(
+    endpoint: str,
+    method: str,
+    path: str,
+    *,
+    params: Mapping[str, object] | None = None,
+    body: object = None,
+) -> HttpRequest:
+    """Any CFW call: ``path`` relative to the endpoint (``/v1/{project_id}/...``, already filled in)."""
+    query = encode_query(params)
+    url = f"{endpoint}{path}" + (f"?{query}" if query else "")
+    return HttpRequest(method, url, JSON_HEADERS, b"" if body is None else json_bytes(body))
+
+
 # ---- CFW: List Job Status -------------------------------------------------------------------
 
 
 def job_request(endpoint: str, project_id: str, job_id: str) -> HttpRequest:
     """``GET /v3/{project_id}/jobs/{job_id}``; ids must already be validated as safe path segments."""
-    return HttpRequest("GET", f"{endpoint}/v3/{project_id}/jobs/{job_id}", _JSON_HEADERS)
+    return HttpRequest("GET", f"{endpoint}/v3/{project_id}/jobs/{job_id}", JSON_HEADERS)
 
 
 def parse_job_response(response: HttpResponse) -> CfwJob:
-    payload = _json_body(response)
+    payload = json_body(response)
     data = payload.get("data")
     if not isinstance(data, dict):
         raise CfwResponseError(
@@ -96,13 +161,13 @@ def token_request(
     return HttpRequest(
         "POST",
         f"{iam_endpoint}/v3/auth/tokens?{encode_query({'nocatalog': True})}",
-        _JSON_HEADERS,
+        JSON_HEADERS,
         json.dumps(body).encode("utf-8"),
     )
 
 
 def parse_token_response(response: HttpResponse) -> IamToken:
-    payload = _json_body(response)
+    payload = json_body(response)
     value = response.headers.get("x-subject-token")
     token = payload.get("token")
     if not value or not isinstance(token, dict):
@@ -126,12 +191,12 @@ def parse_token_response(response: HttpResponse) -> IamToken:
 
 
 def projects_request(iam_endpoint: str, region: str) -> HttpRequest:
-    return HttpRequest("GET", f"{iam_endpoint}/v3/projects?{encode_query({'name': region})}", _JSON_HEADERS)
+    return HttpRequest("GET", f"{iam_endpoint}/v3/projects?{encode_query({'name': region})}", JSON_HEADERS)
 
 
 def parse_projects_response(response: HttpResponse, region: str) -> str:
     """The one project named after ``region``; zero or several matches is an error."""
-    payload = _json_body(response)
+    payload = json_body(response)
     projects = payload.get("projects")
     if not isinstance(projects, list):
         raise CfwResponseError(

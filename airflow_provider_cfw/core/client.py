@@ -11,14 +11,15 @@ import asyncio
 import hashlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 import aiohttp
 
 from airflow_provider_cfw.core import api
+from airflow_provider_cfw.core import firewalls as fw
 from airflow_provider_cfw.core.errors import CfwAuthError, CfwError
 from airflow_provider_cfw.core.http import HttpRequest, HttpResponse
 from airflow_provider_cfw.core.iam import PROJECTS, TOKENS, ProjectKey, TokenCache, TokenIdentity
@@ -49,6 +50,8 @@ class _Call(Generic[T]):
     parse: Callable[[HttpResponse], T]
     project_id: str | None
     auth: bool
+    #: May it run twice? If not (a create), a failure that may have reached the service is not retried.
+    idempotent: bool = True
 
 
 class CfwClient:
@@ -76,6 +79,7 @@ class CfwClient:
         self._tokens = tokens
         self._projects = projects
         self._retry = RetryPolicy(settings.max_retries, settings.retry_backoff)
+        self._retry_once_only = RetryPolicy(settings.max_retries, settings.retry_backoff, idempotent=False)
         self._sync: SyncTransport | None = None
         self.transport = AsyncTransport(settings)
 
@@ -143,6 +147,69 @@ class CfwClient:
             auth=True,
         )
 
+    def _api_call(
+        self,
+        method: str,
+        path: str,
+        project_id: str,
+        *,
+        params: Mapping[str, object] | None,
+        json: object,
+        idempotent: bool | None,
+    ) -> _Call[dict[str, Any]]:
+        """``method`` and ``path`` already validated (:func:`api.validate_method`, :func:`api.validate_path`)."""
+        resolved = api.resolve_path(path, project_id)
+        return _Call(
+            lambda: api.api_request(self.settings.endpoint, method, resolved, params=params, body=json),
+            api.json_body,
+            project_id=project_id,
+            auth=True,
+            idempotent=method in api.IDEMPOTENT_METHODS if idempotent is None else idempotent,
+        )
+
+    def _create_firewall_call(self, body: Mapping[str, Any], project_id: str) -> _Call[fw.CreatedFirewall]:
+        return _Call(
+            lambda: fw.create_request(self.settings.endpoint, project_id, body),
+            fw.parse_create_response,
+            project_id=project_id,
+            auth=True,
+            idempotent=False,
+        )
+
+    def _delete_firewall_call(self, firewall_id: str, project_id: str) -> _Call[fw.DeletedFirewall]:
+        return _Call(
+            lambda: fw.delete_request(self.settings.endpoint, project_id, firewall_id),
+            fw.parse_delete_response,
+            project_id=project_id,
+            auth=True,
+        )
+
+    def _list_firewalls_call(
+        self,
+        project_id: str,
+        key_word: str | None,
+        limit: int,
+        offset: int,
+        enterprise_project_id: str | None,
+    ) -> _Call[fw.FirewallPage]:
+        # A POST, but a read: resending it is harmless.
+        return _Call(
+            lambda: fw.list_request(
+                self.settings.endpoint,
+                project_id,
+                key_word=key_word,
+                limit=limit,
+                offset=offset,
+                enterprise_project_id=enterprise_project_id,
+            ),
+            fw.parse_list_response,
+            project_id=project_id,
+            auth=True,
+        )
+
+    def _retry_for(self, call: _Call[T]) -> RetryPolicy:
+        return self._retry if call.idempotent else self._retry_once_only
+
     def _prepared(self, call: _Call[T], token: str | None) -> HttpRequest:
         """The call's request, signed (AK/SK) or carrying the token, unless it is an unauthenticated one."""
         request = call.build()
@@ -173,6 +240,53 @@ class CfwClient:
         project = self._known_project(project_id) or self.project_id()
         return self._run(self._job_call(job_id, project))
 
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, object] | None = None,
+        json: object = None,
+        project_id: str | None = None,
+        idempotent: bool | None = None,
+    ) -> dict[str, Any]:
+        """Any CFW call, signed like the others; see :meth:`CfwHook.request`."""
+        verb, path, json = api.validate_method(method), api.validate_path(path), api.validate_json(json)
+        project = self._known_project(project_id) or self.project_id()
+        return self._run(self._api_call(verb, path, project, params=params, json=json, idempotent=idempotent))
+
+    def create_firewall(self, body: Mapping[str, Any], project_id: str | None = None) -> fw.CreatedFirewall:
+        """CreateFirewall with a body from :func:`~airflow_provider_cfw.core.firewalls.create_firewall_body`."""
+        project = self._known_project(project_id) or self.project_id()
+        return self._run(self._create_firewall_call(body, project))
+
+    def delete_firewall(self, firewall_id: str, project_id: str | None = None) -> fw.DeletedFirewall:
+        firewall_id = fw.validate_firewall_id(firewall_id)
+        project = self._known_project(project_id) or self.project_id()
+        return self._run(self._delete_firewall_call(firewall_id, project))
+
+    def list_firewalls(
+        self,
+        key_word: str | None = None,
+        *,
+        enterprise_project_id: str | None = None,
+        page_size: int = fw.LIST_PAGE_MAX,
+        project_id: str | None = None,
+    ) -> list[fw.CfwFirewall]:
+        fw.validate_list_arguments(key_word, page_size, enterprise_project_id)
+        project = self._known_project(project_id) or self.project_id()
+        firewalls: list[fw.CfwFirewall] = []
+        offset: int | None = 0
+        pages = 0
+        while offset is not None:
+            page = self._run(
+                self._list_firewalls_call(project, key_word, page_size, offset, enterprise_project_id)
+            )
+            pages += 1
+            firewalls.extend(page.firewalls)
+            offset = fw.next_offset(page, offset, pages)
+        return firewalls
+
     def project_id(self) -> str:
         known = self._known_project(None)
         if known is not None:
@@ -198,12 +312,13 @@ class CfwClient:
             return cached.value
 
     def _run(self, call: _Call[T]) -> T:
+        policy = self._retry_for(call)
         attempt = 1
         while True:
             try:
                 return self._once(call)
             except CfwError as err:
-                delay = self._retry.delay(attempt, err)
+                delay = policy.delay(attempt, err)
                 if delay is None:
                     raise
             time.sleep(delay)
@@ -240,6 +355,54 @@ class CfwClient:
         project = self._known_project(project_id) or await self.aproject_id()
         return await self._arun(self._job_call(job_id, project))
 
+    async def arequest(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, object] | None = None,
+        json: object = None,
+        project_id: str | None = None,
+        idempotent: bool | None = None,
+    ) -> dict[str, Any]:
+        verb, path, json = api.validate_method(method), api.validate_path(path), api.validate_json(json)
+        project = self._known_project(project_id) or await self.aproject_id()
+        return await self._arun(
+            self._api_call(verb, path, project, params=params, json=json, idempotent=idempotent)
+        )
+
+    async def acreate_firewall(
+        self, body: Mapping[str, Any], project_id: str | None = None
+    ) -> fw.CreatedFirewall:
+        project = self._known_project(project_id) or await self.aproject_id()
+        return await self._arun(self._create_firewall_call(body, project))
+
+    async def adelete_firewall(self, firewall_id: str, project_id: str | None = None) -> fw.DeletedFirewall:
+        firewall_id = fw.validate_firewall_id(firewall_id)
+        project = self._known_project(project_id) or await self.aproject_id()
+        return await self._arun(self._delete_firewall_call(firewall_id, project))
+
+    async def alist_firewalls(
+        self,
+        key_word: str | None = None,
+        *,
+        enterprise_project_id: str | None = None,
+        page_size: int = fw.LIST_PAGE_MAX,
+        project_id: str | None = None,
+    ) -> list[fw.CfwFirewall]:
+        fw.validate_list_arguments(key_word, page_size, enterprise_project_id)
+        project = self._known_project(project_id) or await self.aproject_id()
+        firewalls: list[fw.CfwFirewall] = []
+        offset: int | None = 0
+        pages = 0
+        while offset is not None:
+            call = self._list_firewalls_call(project, key_word, page_size, offset, enterprise_project_id)
+            page = await self._arun(call)
+            pages += 1
+            firewalls.extend(page.firewalls)
+            offset = fw.next_offset(page, offset, pages)
+        return firewalls
+
     async def aproject_id(self) -> str:
         known = self._known_project(None)
         if known is not None:
@@ -264,12 +427,13 @@ class CfwClient:
             return cached.value
 
     async def _arun(self, call: _Call[T]) -> T:
+        policy = self._retry_for(call)
         attempt = 1
         while True:
             try:
                 return await self._aonce(call)
             except CfwError as err:
-                delay = self._retry.delay(attempt, err)
+                delay = policy.delay(attempt, err)
                 if delay is None:
                     raise
             await asyncio.sleep(delay)

@@ -42,9 +42,17 @@ class CfwConfigError(CfwError, ValueError):
 
 
 class CfwConnectionError(CfwError):
-    """The request did not get a complete answer (refused, reset, timed out, cut off mid-body)."""
+    """The request did not get a complete answer (refused, reset, timed out, cut off mid-body).
+
+    :param request_sent: ``False`` only when the request provably never left (the connection could
+        not be made); otherwise the service may have received and carried it out.
+    """
 
     retryable = True
+
+    def __init__(self, message: str, *, request_sent: bool = True) -> None:
+        super().__init__(message)
+        self.request_sent = request_sent
 
 
 class CfwApiError(CfwError):
@@ -236,5 +244,18 @@ def _text(value: object) -> str | None:
 
 
 def is_retryable(error: BaseException) -> bool:
-    """The single retry decision shared by the sync and async paths."""
+    """The single retry decision shared by the sync and async paths, for idempotent calls."""
     return isinstance(error, CfwError) and error.retryable
+
+
+def is_safe_to_resend(error: BaseException) -> bool:
+    """The retry decision for calls that must not run twice (a create): only failures that prove the
+    request was not carried out. A timeout, a reset after sending, a 5xx from the gateway (502/504:
+    the backend may have acted) or a 2xx with a body we cannot read all may hide a done deed."""
+    if isinstance(error, CfwConnectionError):
+        return not error.request_sent
+    if isinstance(error, CfwApiError) and not isinstance(error, CfwResponseError):
+        if error.http_status == 429:
+            return True
+        return error.http_status in (400, 503) and error.error_code in RETRYABLE_ERROR_CODES
+    return False

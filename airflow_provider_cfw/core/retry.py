@@ -12,7 +12,7 @@ import logging
 import random
 from dataclasses import dataclass
 
-from airflow_provider_cfw.core.errors import CfwApiError, is_retryable
+from airflow_provider_cfw.core.errors import CfwApiError, is_retryable, is_safe_to_resend
 
 log = logging.getLogger(__name__)
 
@@ -26,17 +26,21 @@ class RetryPolicy:
 
     :param max_retries: retries after the first try (so at most ``max_retries + 1`` requests).
     :param backoff: the first wait in seconds before jitter; it doubles each retry, up to 30 s.
+    :param idempotent: whether the calls it governs may run twice; if not (a create), only failures
+        that prove the request was not carried out are retried.
     """
 
     max_retries: int
     backoff: float
+    idempotent: bool = True
 
     def delay(self, attempt: int, error: BaseException) -> float | None:
         """Seconds to wait before trying again after try number ``attempt`` failed; ``None``: give up.
 
         Logs the retry (the error's text is built from status, code, message and request id: no secrets).
         """
-        if attempt > self.max_retries or not is_retryable(error):
+        worth_it = is_retryable(error) if self.idempotent else is_safe_to_resend(error)
+        if attempt > self.max_retries or not worth_it:
             return None
         wait = min(self.backoff * 2 ** (attempt - 1), MAX_BACKOFF_SECONDS)
         wait += random.uniform(0, self.backoff)  # noqa: S311 - jitter, not cryptography

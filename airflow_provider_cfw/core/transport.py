@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 import aiohttp
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3.exceptions import NewConnectionError
 from yarl import URL
 
 from airflow_provider_cfw.core import failures
@@ -35,13 +36,30 @@ DEFAULT_POOL_SIZE = 100
 SYNC_POOL_SIZE = 10
 
 
+#: aiohttp errors raised before a request could leave: no connection (refused, DNS, TLS handshake,
+#: proxy refused) or a connect timeout (aiohttp >= 3.10).
+_AIOHTTP_NOT_SENT: tuple[type[BaseException], ...] = (aiohttp.ClientConnectorError,) + (
+    (aiohttp.ConnectionTimeoutError,) if hasattr(aiohttp, "ConnectionTimeoutError") else ()
+)
+
+
+def _never_sent(error: BaseException) -> bool:
+    """Whether the request provably did not leave (so even a create may be sent again)."""
+    if isinstance(error, (*_AIOHTTP_NOT_SENT, requests.ConnectTimeout)):
+        return True
+    reason = getattr(error.args[0], "reason", None) if error.args else None
+    return isinstance(error, requests.ConnectionError) and isinstance(reason, NewConnectionError)
+
+
 def _connection_error(
     request: HttpRequest, error: BaseException, settings: CfwSettings
 ) -> CfwConnectionError:
     # Never the exception's own text: it can quote request headers or a proxy's credentials.
     why = failures.describe(error, settings.timeout)
     via = failures.proxy_note(settings.proxy_for(request.url))
-    return CfwConnectionError(f"{request.method} {request.url} failed{via}: {why}")
+    return CfwConnectionError(
+        f"{request.method} {request.url} failed{via}: {why}", request_sent=not _never_sent(error)
+    )
 
 
 class SyncTransport:

@@ -1,4 +1,5 @@
-"""``CfwHook``: an Airflow connection turned into List Job Status calls, sync and natively async."""
+"""``CfwHook``: an Airflow connection turned into CFW calls (jobs, firewalls, any other), sync and
+natively async."""
 
 from __future__ import annotations
 
@@ -11,12 +12,16 @@ from airflow.providers.common.compat.sdk import BaseHook, mask_secret
 
 from airflow_provider_cfw.core.client import CfwClient
 from airflow_provider_cfw.core.errors import CfwError, CfwJobNotFound
+from airflow_provider_cfw.core.firewalls import LIST_PAGE_MAX, create_firewall_body
 from airflow_provider_cfw.core.settings import CfwSettings
 from airflow_provider_cfw.get_provider_info import UI_FIELD_BEHAVIOUR
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+
     import aiohttp
 
+    from airflow_provider_cfw.core.firewalls import CfwFirewall, CreatedFirewall, DeletedFirewall
     from airflow_provider_cfw.core.models import CfwJob
 
 
@@ -30,7 +35,8 @@ async def _amask_secret(secret: str) -> None:
 
 
 class CfwHook(BaseHook):
-    """Interact with Huawei Cloud Firewall (CFW): read the status of its asynchronous jobs.
+    """Interact with Huawei Cloud Firewall (CFW): create, list and delete firewalls, read the status of
+    their asynchronous jobs, or make any other CFW call with :meth:`request`.
 
     The connection (type ``huaweicloud_cfw``; a ``huaweicloud`` connection works unchanged) holds the
     credentials: ``login``/``password`` are the AK/SK (``auth_type`` ``aksk``, the default), an IAM
@@ -124,6 +130,166 @@ class CfwHook(BaseHook):
         """The natively async :meth:`get_job`, for triggers: no thread per call, one pool per loop."""
         client = await self.aclient()
         return await client.aget_job(job_id, project_id)
+
+    # ---- firewalls ----------------------------------------------------------------------------------
+
+    def create_firewall(
+        self,
+        *,
+        name: str,
+        flavor: Mapping[str, Any],
+        charge_info: Mapping[str, Any] | None = None,
+        enterprise_project_id: str | None = None,
+        tags: Sequence[Mapping[str, str]] | Mapping[str, str] | None = None,
+        project_id: str | None = None,
+    ) -> CreatedFirewall:
+        """Order a firewall (CreateFirewall); returns its job id and order id.
+
+        Never sent twice by the hook's own retries: after a failure that may have reached CFW (a
+        timeout, a reset after sending, a 502/504) the error is raised, and the caller should look the
+        name up (:meth:`list_firewalls`) before trying again, as :class:`CfwCreateFirewallOperator` does.
+
+        :param name: 1 to 48 Chinese or English letters, digits, ``_`` or ``-``.
+        :param flavor: ``version`` (``Standard``/``Professional``) and optional ``extend_eip_count``
+            (0-2000), ``extend_bandwidth`` (0-5000, steps of 5), ``extend_vpc_count`` (0-100).
+        :param charge_info: ``charge_mode`` (``prePaid``/``postPaid``), ``period_type``
+            (``month``/``year``), ``period_num`` (1-9 or 1-3), ``is_auto_renew``, ``is_auto_pay``;
+            ``None`` means postPaid.
+        :param enterprise_project_id: the enterprise project.
+        :param tags: ``[{"key": ..., "value": ...}]`` or ``{key: value}``.
+        :param project_id: overrides the hook's and connection's project.
+        :raises CfwConfigError: bad input, before any request.
+        """
+        body = create_firewall_body(
+            name=name,
+            flavor=flavor,
+            charge_info=charge_info,
+            enterprise_project_id=enterprise_project_id,
+            tags=tags,
+        )
+        return self.client.create_firewall(body, project_id)
+
+    async def acreate_firewall(
+        self,
+        *,
+        name: str,
+        flavor: Mapping[str, Any],
+        charge_info: Mapping[str, Any] | None = None,
+        enterprise_project_id: str | None = None,
+        tags: Sequence[Mapping[str, str]] | Mapping[str, str] | None = None,
+        project_id: str | None = None,
+    ) -> CreatedFirewall:
+        """The natively async :meth:`create_firewall`."""
+        body = create_firewall_body(
+            name=name,
+            flavor=flavor,
+            charge_info=charge_info,
+            enterprise_project_id=enterprise_project_id,
+            tags=tags,
+        )
+        client = await self.aclient()
+        return await client.acreate_firewall(body, project_id)
+
+    def delete_firewall(self, firewall_id: str, project_id: str | None = None) -> DeletedFirewall:
+        """Delete a (pay-per-use) firewall (DeleteFirewall); returns the deletion job id.
+
+        :param firewall_id: the firewall's ``fw_instance_id``.
+        :param project_id: overrides the hook's and connection's project.
+        :raises CfwApiError: ``CFW.00200005`` when no such firewall exists.
+        """
+        return self.client.delete_firewall(firewall_id, project_id)
+
+    async def adelete_firewall(self, firewall_id: str, project_id: str | None = None) -> DeletedFirewall:
+        """The natively async :meth:`delete_firewall`."""
+        client = await self.aclient()
+        return await client.adelete_firewall(firewall_id, project_id)
+
+    def list_firewalls(
+        self,
+        key_word: str | None = None,
+        *,
+        enterprise_project_id: str | None = None,
+        page_size: int = LIST_PAGE_MAX,
+        project_id: str | None = None,
+    ) -> list[CfwFirewall]:
+        """Every firewall matching ``key_word`` (ListFirewallList), following the pages.
+
+        :param key_word: part of a name or an id (CFW matches substrings: filter on ``name`` for an
+            exact match); ``None`` lists them all.
+        :param enterprise_project_id: only this enterprise project's firewalls.
+        :param page_size: firewalls per request (1-1024).
+        :param project_id: overrides the hook's and connection's project.
+        """
+        return self.client.list_firewalls(
+            key_word, enterprise_project_id=enterprise_project_id, page_size=page_size, project_id=project_id
+        )
+
+    async def alist_firewalls(
+        self,
+        key_word: str | None = None,
+        *,
+        enterprise_project_id: str | None = None,
+        page_size: int = LIST_PAGE_MAX,
+        project_id: str | None = None,
+    ) -> list[CfwFirewall]:
+        """The natively async :meth:`list_firewalls`."""
+        client = await self.aclient()
+        return await client.alist_firewalls(
+            key_word, enterprise_project_id=enterprise_project_id, page_size=page_size, project_id=project_id
+        )
+
+    # ---- any call -----------------------------------------------------------------------------------
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, object] | None = None,
+        json: object = None,
+        project_id: str | None = None,
+        idempotent: bool | None = None,
+    ) -> dict[str, Any]:
+        """Any other CFW call, signed (or token-authenticated) and retried like the built-in ones.
+
+        ``{project_id}`` in ``path`` is replaced by the project; the answer's JSON object is returned,
+        and an error answer raises the same exceptions as every other call. For example, the address
+        groups of a firewall::
+
+            hook.request(
+                "GET",
+                "/v1/{project_id}/address-sets",
+                params={"object_id": protected_object_id, "limit": 100, "offset": 0},
+            )
+
+        :param method: ``GET``, ``POST``, ``PUT``, ``PATCH`` or ``DELETE``.
+        :param path: the API path, e.g. ``/v1/{project_id}/firewalls/list`` (plain segments only).
+        :param params: the query; lists repeat the key, booleans are ``true``/``false``.
+        :param json: the body, sent as JSON exactly as the official SDK would serialise it.
+        :param project_id: overrides the hook's and connection's project.
+        :param idempotent: may the call run twice? By default GET, PUT and DELETE may be retried after
+            any transient failure, POST and PATCH only after failures that prove they did not arrive.
+        :raises CfwConfigError: bad method or path, before any request.
+        """
+        return self.client.request(
+            method, path, params=params, json=json, project_id=project_id, idempotent=idempotent
+        )
+
+    async def arequest(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, object] | None = None,
+        json: object = None,
+        project_id: str | None = None,
+        idempotent: bool | None = None,
+    ) -> dict[str, Any]:
+        """The natively async :meth:`request`."""
+        client = await self.aclient()
+        return await client.arequest(
+            method, path, params=params, json=json, project_id=project_id, idempotent=idempotent
+        )
 
     def async_session(self) -> AbstractAsyncContextManager[aiohttp.ClientSession]:
         """Keep the event loop's shared HTTP pool open while the block runs (around a whole wait)."""

@@ -9,6 +9,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_cfw.testing.faults import Fault, FaultQueue
+from airflow_provider_cfw.testing.firewalls import EmulatedFirewall, FirewallRegistry
 from airflow_provider_cfw.testing.jobs import ScriptedJob, StatusScript
 from airflow_provider_cfw.testing.routes import EmulatorApp
 from airflow_provider_cfw.testing.server import LoopThread, start_site
@@ -22,7 +23,8 @@ logger = logging.getLogger(__name__)
 
 
 class CfwEmulator:
-    """Serves CFW ``GET /v3/{project_id}/jobs/{job_id}`` and IAM tokens/projects on one local port.
+    """Serves CFW ``GET /v3/{project_id}/jobs/{job_id}``, the firewall lifecycle (create, delete,
+    list; see :mod:`~airflow_provider_cfw.testing.firewalls`) and IAM tokens/projects on one local port.
 
     ``with CfwEmulator() as emu:`` runs it in a background thread with its own event loop;
     ``async with CfwEmulator() as emu:`` runs it on the running loop. Configuration methods are
@@ -65,6 +67,7 @@ class CfwEmulator:
             clock, token_ttl=token_ttl, lockout_threshold=lockout_threshold, lockout_seconds=lockout_seconds
         )
         self.faults = FaultQueue()
+        self.firewalls = FirewallRegistry(self.state)
         self._stats = StatsRecorder(log_limit)
         self._runner: AppRunner | None = None
         self._port: int | None = None
@@ -92,7 +95,7 @@ class CfwEmulator:
         """Start serving on the running event loop."""
         if self._runner is not None:
             raise RuntimeError("the emulator is already running")
-        app = EmulatorApp(self.state, self.faults, self._stats).build()
+        app = EmulatorApp(self.state, self.faults, self._stats, self.firewalls).build()
         self._runner, self._port = await start_site(
             app,
             self.host,
@@ -189,6 +192,25 @@ class CfwEmulator:
             project_name=project_name,
         )
 
+    def script_firewall_jobs(self, statuses: StatusScript) -> None:
+        """How the jobs of later creates and deletes go (default: Running for 1 s, then Success);
+        e.g. ``[("Running", 0.5), ("Failed", None)]`` for a create that fails."""
+        ScriptedJob("check", statuses, begin_time=0.0)  # refuse a bad script here, not at the next create
+        with self.state.lock:
+            self.firewalls.job_script = statuses
+
+    def list_firewalls(self, name: str | None = None) -> list[EmulatedFirewall]:
+        """The firewalls that exist (not yet removed by a delete), optionally only those called ``name``."""
+        if name is not None:
+            return self.firewalls.named(name)
+        with self.state.lock:
+            return [f for f in self.firewalls.firewalls.values() if f.status(self.state.now()) is not None]
+
+    @property
+    def firewalls_created(self) -> int:
+        """Creates carried out so far, including those whose answer was lost (what would be billed)."""
+        return self.firewalls.creates
+
     def issue_token(
         self, domain_name: str, user_name: str, project_id: str, *, ttl: float | None = None
     ) -> str:
@@ -270,5 +292,6 @@ class CfwEmulator:
         """Forget everything configured (keys, users, projects, tokens, jobs, faults, clock offset)
         and the counters; the server keeps running."""
         self.state.reset()
+        self.firewalls.reset()
         self.faults.clear()
         self._stats.reset()

@@ -104,6 +104,12 @@ class ScriptedJob:
         # Every step had a duration and all have passed: the last one repeats.
         return self._steps[-1][0], started - (self._steps[-1][1] or 0.0)
 
+    def status_at(self, now: float) -> str:
+        """The status right now, without counting a poll: by time, or what the last poll saw."""
+        if self._by_time:
+            return self._status_at(now)[0]
+        return self._steps[min(max(self.polls - 1, 0), len(self._steps) - 1)][0]
+
     def poll(self, now: float) -> dict[str, Any]:
         """The ``data`` object of one List Job Status answer (advancing poll-scripted jobs)."""
         if self._by_time:

@@ -21,10 +21,13 @@ from airflow_provider_cfw.core.signing import ALGORITHM, parse_authorization
 from airflow_provider_cfw.testing import responses
 from airflow_provider_cfw.testing.auth import AuthFailure, authenticate
 from airflow_provider_cfw.testing.faults import Fault, FaultQueue
+from airflow_provider_cfw.testing.firewalls import FirewallRegistry, FirewallRequestError
 from airflow_provider_cfw.testing.state import EmulatorState, IssuedToken
 from airflow_provider_cfw.testing.stats import RequestLogEntry, StatsRecorder
 
 logger = logging.getLogger(__name__)
+#: CFW's "object does not exist", for any object: a job, or a firewall to delete.
+OBJECT_NOT_FOUND_CODE = JOB_NOT_FOUND_CODE
 JSON = responses.JSON_TYPE
 
 #: (response, auth kind, auth failure reason or None)
@@ -51,6 +54,13 @@ def _access_key(authorization: str | None) -> str | None:
         return None
 
 
+def _json_or_none(body: bytes) -> Any:
+    try:
+        return json.loads(body)
+    except ValueError:
+        return None
+
+
 def _refusal(failure: AuthFailure, request_id: str) -> Outcome:
     response = responses.gateway_error(failure.status, failure.error_code, failure.message, request_id)
     return response, failure.kind, failure
@@ -62,12 +72,20 @@ class EmulatorApp:
     :param state: the emulated account.
     :param faults: the injected faults.
     :param stats: where every answer is counted.
+    :param firewalls: the emulated firewalls (a fresh registry on ``state`` by default).
     """
 
-    def __init__(self, state: EmulatorState, faults: FaultQueue, stats: StatsRecorder) -> None:
+    def __init__(
+        self,
+        state: EmulatorState,
+        faults: FaultQueue,
+        stats: StatsRecorder,
+        firewalls: FirewallRegistry | None = None,
+    ) -> None:
         self.state = state
         self.faults = faults
         self.stats = stats
+        self.firewalls = firewalls or FirewallRegistry(state)
 
     def build(self) -> web.Application:
         app = web.Application()
@@ -76,6 +94,11 @@ class EmulatorApp:
         app.router.add_post("/v3/auth/tokens", self._route("iam.tokens", self._tokens))
         job = self._route("cfw.job", self._job)
         app.router.add_get("/v3/{project_id}/jobs/{job_id}", job, allow_head=False)
+        app.router.add_post("/v2/{project_id}/firewall", self._route("cfw.firewall.create", self._create))
+        app.router.add_delete(
+            "/v2/{project_id}/firewall/{firewall_id}", self._route("cfw.firewall.delete", self._delete)
+        )
+        app.router.add_post("/v1/{project_id}/firewalls/list", self._route("cfw.firewall.list", self._list))
         # Anything else gets the gateway's "no such API" answer, not aiohttp's plain-text 404/405.
         app.router.add_route("*", "/{tail:.*}", self._route("unknown", self._unknown))
         return app
@@ -88,7 +111,12 @@ class EmulatorApp:
             fault = self.faults.take(name) if name != "unknown" else None
             if fault is not None and fault.delay:
                 await asyncio.sleep(fault.delay)
-            if fault is not None and fault.kind != "latency":
+            if fault is not None and fault.kind == "lost_answer":
+                # The work is done (a firewall created, say), then the answer never arrives.
+                response, auth, failure = await handler(request, request_id)
+                _reset(request)
+                status = 0
+            elif fault is not None and fault.kind != "latency":
                 response, auth, failure = await self._fault(request, fault, name, request_id)
                 status = 0 if fault.kind == "reset" else response.status
             else:
@@ -130,6 +158,45 @@ class EmulatorApp:
         else:
             response = responses.json_response(200, {"data": data})
         return response, result.kind, None
+
+    async def _create(self, request: web.Request, request_id: str) -> Outcome:
+        project_id = request.match_info["project_id"]
+        received = await _as_http_request(request)
+        result = authenticate(received, self.state, project_id)
+        if isinstance(result, AuthFailure):
+            return _refusal(result, request_id)
+        try:
+            answer = self.firewalls.create(project_id, _json_or_none(received.body))
+        except FirewallRequestError as err:
+            return responses.service_error(400, err.code, str(err)), result.kind, None
+        return responses.json_response(200, answer), result.kind, None
+
+    async def _delete(self, request: web.Request, request_id: str) -> Outcome:
+        project_id = request.match_info["project_id"]
+        result = authenticate(await _as_http_request(request), self.state, project_id)
+        if isinstance(result, AuthFailure):
+            return _refusal(result, request_id)
+        job_id = self.firewalls.delete(project_id, request.match_info["firewall_id"])
+        if job_id is None:
+            response = responses.service_error(400, OBJECT_NOT_FOUND_CODE, "object does not exist")
+        else:
+            response = responses.json_response(200, {"data": job_id})
+        return response, result.kind, None
+
+    async def _list(self, request: web.Request, request_id: str) -> Outcome:
+        project_id = request.match_info["project_id"]
+        received = await _as_http_request(request)
+        result = authenticate(received, self.state, project_id)
+        if isinstance(result, AuthFailure):
+            return _refusal(result, request_id)
+        query = _json_or_none(received.body)
+        query = query if isinstance(query, dict) else {}
+        limit, offset, key_word = query.get("limit"), query.get("offset", 0), query.get("key_word")
+        if not isinstance(limit, int) or not 1 <= limit <= 1024 or not isinstance(offset, int) or offset < 0:
+            response = responses.service_error(400, "CFW.00200001", "invalid parameter: limit or offset")
+            return response, result.kind, None
+        data = self.firewalls.page(project_id, key_word if isinstance(key_word, str) else None, limit, offset)
+        return responses.json_response(200, {"data": data}), result.kind, None
 
     async def _projects(self, request: web.Request, request_id: str) -> Outcome:
         result = authenticate(await _as_http_request(request), self.state, None)

@@ -26,7 +26,14 @@ JOBS = {
 #: Already done: began 100 s ago and ran for 42 s (the hook example branches on the duration).
 HOOK_JOB_DURATION = 42.0
 
-E2E_DAG_IDS = ["e2e_cfw_deferrable", "e2e_cfw_poke", "e2e_cfw_reschedule", "example_cfw_hook"]
+E2E_DAG_IDS = [
+    "e2e_cfw_deferrable",
+    "e2e_cfw_poke",
+    "e2e_cfw_reschedule",
+    "example_cfw_hook",
+    "e2e_cfw_firewall_retry",
+    "example_cfw_firewall_lifecycle",
+]
 
 
 def job_id(name: str) -> str:

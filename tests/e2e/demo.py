@@ -26,6 +26,11 @@ from tests.e2e.summary import Expectation, Row, make_row, render
 SENSOR_DAG = "example_cfw_job_sensor"
 DEFERRABLE_DAG = "example_cfw_job_sensor_deferrable"
 HOOK_DAG = "example_cfw_hook"
+LIFECYCLE_DAG = "example_cfw_firewall_lifecycle"
+#: The firewall the lifecycle run creates and deletes; its jobs are the emulator's own.
+DEMO_FIREWALL = "demo-firewall"
+#: Expectation.job_id for a job the run itself started: read from that task's XCom.
+FROM_XCOM = "xcom:"
 
 #: Poll-scripted jobs, so the stack's start-up time does not count. The sensors poll every 10 s.
 JOBS = {
@@ -44,6 +49,8 @@ RUNS = [
     ("demo-worker", SENSOR_DAG, "demo-job-worker"),
     ("demo-hook", HOOK_DAG, FINISHED_JOB),
 ]
+#: Runs whose conf is not a job id: (run id, DAG id, conf).
+OTHER_RUNS = [("demo-lifecycle", LIFECYCLE_DAG, {"name": DEMO_FIREWALL})]
 #: The run each expectation belongs to, and what it must end as.
 EXPECTED = {
     "demo-succeeds": [Expectation(DEFERRABLE_DAG, "wait_for_job", "deferrable", "demo-job-succeeds", "success", "triggerer")],
@@ -59,6 +66,13 @@ EXPECTED = {
     "demo-hook": [
         Expectation(HOOK_DAG, "read_job", "hook", FINISHED_JOB, "success", "worker"),
         Expectation(HOOK_DAG, "job_was_fast", "hook", FINISHED_JOB, "success", "worker", "(branch: 95 s < 300 s)"),
+    ],
+    "demo-lifecycle": [
+        Expectation(LIFECYCLE_DAG, "create_firewall", "deferrable", FROM_XCOM + "create_firewall", "success",
+                    "triggerer", "(firewall created)"),
+        Expectation(LIFECYCLE_DAG, "use_firewall", "hook", "-", "success", "worker"),
+        Expectation(LIFECYCLE_DAG, "delete_firewall", "deferrable", FROM_XCOM + "delete_firewall", "success",
+                    "triggerer", "(firewall deleted)"),
     ],
 }  # fmt: skip
 
@@ -83,6 +97,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def _polls(session: E2eSession, result: RunResult, expected: Expectation) -> int:
+    job_id = expected.job_id
+    if job_id.startswith(FROM_XCOM):
+        xcom = session.airflow.records.xcom(result.dag_id, result.run_id, job_id.removeprefix(FROM_XCOM))
+        job_id = (xcom or {}).get("job_id") or "-"
+    return session.polls(job_id) if job_id != "-" else 0
+
+
 def collect_rows(session: E2eSession, results: list[RunResult]) -> list[Row]:
     """One row per expectation, read back from Airflow's records and the emulator's counters."""
     stack = session.airflow
@@ -91,7 +113,7 @@ def collect_rows(session: E2eSession, results: list[RunResult]) -> list[Row]:
         for expected in EXPECTED[result.run_id]:
             logs = list(stack.trigger_logs(result.dag_id, result.run_id, expected.task_id))
             first_start = stack.records.first_start(result.dag_id, result.run_id, expected.task_id)
-            rows.append(make_row(expected, result, logs, session.polls(expected.job_id), first_start))
+            rows.append(make_row(expected, result, logs, _polls(session, result, expected), first_start))
         wanted = "failed" if result.run_id == "demo-fails" else "success"
         if result.state != wanted:
             run = Expectation(result.dag_id, "(the run)", "-", "-", wanted, "-")
@@ -117,12 +139,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     session = E2eSession(
         sorted(EXAMPLE_DAGS.glob("example_*.py")),
-        [SENSOR_DAG, DEFERRABLE_DAG, HOOK_DAG],
+        [SENSOR_DAG, DEFERRABLE_DAG, HOOK_DAG, LIFECYCLE_DAG],
         jobs,
         parallelism=args.parallelism,
         keep_home=args.keep,
     )
     rows: list[Row] = []
+    firewalls_left = -1
     survivors: list[str] = []
     try:
         say(
@@ -140,7 +163,9 @@ def main(argv: list[str] | None = None) -> int:
             f"ready: emulator on {session.emulator.url} (AIRFLOW_CONN_CFW_DEFAULT points at it); api-server on "
             f"127.0.0.1:{stack.api_port}; LocalExecutor x{args.parallelism}; SQLite in {stack.home}",
         )
-        launches = session.launch([(dag_id, run_id, {"job_id": job}) for run_id, dag_id, job in RUNS])
+        runs = [(dag_id, run_id, {"job_id": job}) for run_id, dag_id, job in RUNS]
+        runs += [(dag_id, run_id, conf) for run_id, dag_id, conf in OTHER_RUNS]
+        launches = session.launch(runs)
         say(
             began,
             f"triggered {len(launches)} runs of the example DAGs; waiting (at most {args.timeout:.0f} s)",
@@ -148,6 +173,7 @@ def main(argv: list[str] | None = None) -> int:
         results = session.wait(launches, timeout=args.timeout)
         say(began, "all runs finished")
         rows = collect_rows(session, results)
+        firewalls_left = len(session.emulator.list_firewalls(DEMO_FIREWALL))
     except KeyboardInterrupt:
         print("\ninterrupted; stopping everything", flush=True)
         return 130
@@ -173,7 +199,8 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(render(rows))
     print("* one job, polled by both tasks of the run")
-    ok = all(row.ok for row in rows)
+    print(f"firewall {DEMO_FIREWALL!r}: {firewalls_left} left after the lifecycle run (expected 0)")
+    ok = all(row.ok for row in rows) and firewalls_left == 0
     total = time.monotonic() - began
     print()
     if ok:

@@ -1,5 +1,5 @@
 """What importing our modules costs where it hurts: the triggerer imports a trigger's module on its event
-loop, and every DAG file that builds a sensor imports the sensor's module at each parse. Neither may pull
+loop, and every DAG file that builds a sensor (or an operator) imports its module at each parse. Neither may pull
 in the hook's transports (aiohttp, requests: about 0.3 s cold, 12 % of a DAG parse)."""
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ HEAVY = ("aiohttp", "requests", "airflow_provider_cfw.hooks.cfw", "airflow_provi
     [
         ("airflow.triggers.base", "airflow_provider_cfw.triggers.cfw"),
         ("airflow.providers.common.compat.sdk", "airflow_provider_cfw.sensors.cfw"),
+        ("airflow.providers.common.compat.sdk", "airflow_provider_cfw.operators.cfw"),
         ("airflow.providers.common.compat.sdk", "airflow_provider_cfw"),
     ],
 )

@@ -1,0 +1,187 @@
+"""Emulated firewalls: CreateFirewall, DeleteFirewall and ListFirewallList, each backed by a job.
+
+A created firewall is ``creating`` (0) until its job succeeds, then ``running`` (2), or ``create
+failed`` (6) if the job fails. A deleted one is ``deleting`` (1) until its job succeeds, then it is
+gone from the list, or ``delete failed`` (7). A prePaid order without auto-pay starts no job and stays
+``awaiting payment`` (-1). Jobs follow :attr:`FirewallRegistry.job_script`: by default they take one
+second of emulator time, so they finish whether or not anyone polls them.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from airflow_provider_cfw.testing.jobs import ScriptedJob, StatusScript
+from airflow_provider_cfw.testing.state import EmulatorState
+
+#: ``(status, seconds)``: running for one second of emulator time, then done for ever.
+DEFAULT_JOB_SCRIPT: StatusScript = (("Running", 1.0), ("Success", None))
+_NAME = re.compile(r"^[\u4e00-\u9fa5A-Za-z0-9_-]{1,48}$")
+_VERSIONS = {"Standard": 0, "Professional": 1}
+
+
+class FirewallRequestError(ValueError):
+    """A request CFW would refuse with 400; ``code`` is its ``error_code``."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass
+class EmulatedFirewall:
+    """One firewall of one project, with the jobs that change it."""
+
+    id: str
+    project_id: str
+    name: str
+    created_at: float
+    version: int
+    charge_mode: int  # 0 prePaid, 1 postPaid, as FirewallInstanceVO
+    enterprise_project_id: str
+    tags: list[dict[str, str]] = field(default_factory=list)
+    create_job: ScriptedJob | None = None
+    delete_job: ScriptedJob | None = None
+    awaiting_payment: bool = False
+
+    def status(self, now: float) -> int | None:
+        """The current status; ``None`` once a successful delete job removed it."""
+        if self.delete_job is not None:
+            outcome = self.delete_job.status_at(now)
+            return None if outcome == "Success" else 7 if outcome == "Failed" else 1
+        if self.awaiting_payment:
+            return -1
+        if self.create_job is None:
+            return 2
+        outcome = self.create_job.status_at(now)
+        return 2 if outcome == "Success" else 6 if outcome == "Failed" else 0
+
+    def record(self, status: int) -> dict[str, Any]:
+        """``FirewallInstanceVO``: ``name`` is the creation timestamp, ``fw_instance_name`` the name."""
+        return {
+            "fw_instance_id": self.id,
+            "resource_id": self.id,
+            "name": str(int(self.created_at * 1000)),
+            "fw_instance_name": self.name,
+            "enterprise_project_id": self.enterprise_project_id,
+            "ha_type": 1,
+            "charge_mode": self.charge_mode,
+            "service_type": 0,
+            "engine_type": 0,
+            "flavor": {"version": self.version, "eip_count": 50, "vpc_count": 2, "bandwidth": 50},
+            "status": status,
+            "tags": "{}",
+        }
+
+
+class FirewallRegistry:
+    """The firewalls of every project, stored next to (and locked with) the rest of the account.
+
+    :param state: the account; firewall jobs are registered in its job table, so
+        ``GET /v3/{project_id}/jobs/{job_id}`` serves them like any scripted job.
+    """
+
+    def __init__(self, state: EmulatorState) -> None:
+        self.state = state
+        self.firewalls: dict[str, EmulatedFirewall] = {}
+        self.job_script: StatusScript = DEFAULT_JOB_SCRIPT
+        #: Every create that was carried out, even if its answer was lost (what billing would see).
+        self.creates = 0
+
+    def reset(self) -> None:
+        with self.state.lock:
+            self.firewalls.clear()
+            self.job_script = DEFAULT_JOB_SCRIPT
+            self.creates = 0
+
+    def _new_job(self, project_id: str) -> ScriptedJob:
+        job_id = str(uuid.uuid4())
+        job = ScriptedJob(job_id, self.job_script, begin_time=self.state.now())
+        self.state.jobs[(project_id, job_id)] = job
+        return job
+
+    def create(self, project_id: str, body: object) -> dict[str, Any]:
+        """Carry out CreateFirewall; returns the answer body."""
+        if not isinstance(body, dict):
+            raise FirewallRequestError("CFW.00200001", "the request body is not a JSON object")
+        name, flavor, charge = body.get("name"), body.get("flavor"), body.get("charge_info")
+        if not isinstance(name, str) or not _NAME.fullmatch(name):
+            raise FirewallRequestError("CFW.00200001", "invalid parameter: name")
+        if not isinstance(flavor, dict) or flavor.get("version") not in _VERSIONS:
+            raise FirewallRequestError("CFW.00200001", "invalid parameter: flavor.version")
+        if not isinstance(charge, dict) or charge.get("charge_mode") not in ("prePaid", "postPaid"):
+            raise FirewallRequestError("CFW.00200001", "invalid parameter: charge_info.charge_mode")
+        prepaid = charge["charge_mode"] == "prePaid"
+        with self.state.lock:
+            firewall = EmulatedFirewall(
+                id=str(uuid.uuid4()),
+                project_id=project_id,
+                name=name,
+                created_at=self.state.now(),
+                version=_VERSIONS[flavor["version"]],
+                charge_mode=0 if prepaid else 1,
+                enterprise_project_id=str(body.get("enterprise_project_id") or "0"),
+                tags=list(body.get("tags") or []),
+                awaiting_payment=prepaid and not charge.get("is_auto_pay", False),
+            )
+            if not firewall.awaiting_payment:
+                firewall.create_job = self._new_job(project_id)
+            self.firewalls[firewall.id] = firewall
+            self.creates += 1
+        answer: dict[str, Any] = {"data": body}
+        if firewall.create_job is not None:
+            answer["job_id"] = firewall.create_job.job_id
+        if prepaid:
+            answer["order_id"] = "CS" + uuid.uuid4().hex[:20].upper()
+        return answer
+
+    def delete(self, project_id: str, firewall_id: str) -> str | None:
+        """Carry out DeleteFirewall; the job id, or ``None`` when there is no such firewall."""
+        with self.state.lock:
+            firewall = self._live(project_id, firewall_id)
+            if firewall is None:
+                return None
+            if firewall.delete_job is None or firewall.status(self.state.now()) == 7:
+                firewall.delete_job = self._new_job(project_id)
+            # A second delete while the first runs answers with the same job, as an idempotent call.
+            return firewall.delete_job.job_id
+
+    def _live(self, project_id: str, firewall_id: str) -> EmulatedFirewall | None:
+        firewall = self.firewalls.get(firewall_id)
+        if firewall is None or firewall.project_id != project_id:
+            return None
+        if firewall.status(self.state.now()) is None:
+            del self.firewalls[firewall_id]
+            return None
+        return firewall
+
+    def page(self, project_id: str, key_word: str | None, limit: int, offset: int) -> dict[str, Any]:
+        """ListFirewallList's ``data``: ``key_word`` matches part of a name or an id; oldest first."""
+        with self.state.lock:
+            now = self.state.now()
+            matches = []
+            for firewall in sorted(self.firewalls.values(), key=lambda f: f.created_at):
+                if firewall.project_id != project_id:
+                    continue
+                status = firewall.status(now)
+                if status is None:
+                    continue
+                if key_word and key_word not in firewall.name and key_word not in firewall.id:
+                    continue
+                matches.append(firewall.record(status))
+        return {
+            "limit": limit,
+            "offset": offset,
+            "project_id": project_id,
+            "total": len(matches),
+            "records": matches[offset : offset + limit],
+        }
+
+    def named(self, name: str) -> list[EmulatedFirewall]:
+        """Every firewall with this name that is not gone (for tests)."""
+        with self.state.lock:
+            now = self.state.now()
+            return [f for f in self.firewalls.values() if f.name == name and f.status(now) is not None]

@@ -1,0 +1,198 @@
+"""One benchmark client in its own process: ``python -m benchmarks.clients SPEC.json RESULT.json``.
+
+Kinds, all polling the same job URLs at the same interval (sleep after each answer, as the trigger
+does) until ``Success``:
+
+- ``floor``: one shared ``aiohttp.ClientSession`` (trust_env off, 100 connections), a bare GET, read
+  and ``json.loads`` with a ready IAM token in a fixed header: no signing, nothing per call.
+- ``per_poll``: the same GET in a new ``ClientSession`` per poll (dbt-cloud's and
+  ``HttpSensorTrigger``'s pattern): a new TCP (and TLS) connection each time.
+- ``provider``: real ``CfwJobTrigger`` instances (``async for event in trigger.run()``), the connection
+  from ``AIRFLOW_CONN_CFW_DEFAULT``.
+
+Everything is measured from the moment the waits start, after the imports: process CPU, event-loop
+lag, thread-pool hops per wait; memory is also taken after ``import airflow`` (provider only).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import json
+import ssl
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from benchmarks.probe import GcPauses, HopCounter, LagTicker, peak_rss_kb, rss_kb
+
+TERMINAL = frozenset({"Success", "Failed"})
+#: Seconds the ticker runs alone first, to take its own (and an idle process's) CPU out of the figure.
+IDLE_CALIBRATION_SECONDS = 0.5
+
+Outcome = tuple[str, float | None]  # final status, when the emulator says the job ended (epoch s)
+WaitFactory = Callable[[str], Awaitable[Outcome]]
+
+
+def _ssl_option(spec: dict[str, Any]) -> ssl.SSLContext | bool:
+    return ssl.create_default_context(cafile=spec["cafile"]) if spec.get("cafile") else True
+
+
+def _headers(spec: dict[str, Any]) -> dict[str, str]:
+    # The provider's headers, with a ready token in place of a per-request signature.
+    return {
+        "Content-Type": "application/json;charset=UTF-8",
+        "X-Project-Id": spec["project"],
+        "X-Auth-Token": spec["token"],
+    }
+
+
+def _outcome(body: bytes) -> Outcome | None:
+    data = json.loads(body)["data"]
+    if data["status"] not in TERMINAL:
+        return None
+    end = data.get("end_time")
+    return data["status"], None if end is None else end / 1000
+
+
+async def _floor_waits(spec: dict[str, Any], run: Callable[[WaitFactory], Awaitable[None]]) -> None:
+    import aiohttp
+
+    ssl_option, headers, interval = _ssl_option(spec), _headers(spec), spec["interval"]
+    connector = aiohttp.TCPConnector(limit=spec["pool_size"])
+    async with aiohttp.ClientSession(connector=connector, trust_env=False) as session:
+
+        async def wait(job_id: str) -> Outcome:
+            url = f"{spec['url']}/v3/{spec['project']}/jobs/{job_id}"
+            while True:
+                async with session.get(url, headers=headers, ssl=ssl_option) as response:
+                    body = await response.read()
+                outcome = _outcome(body)
+                if outcome is not None:
+                    return outcome
+                await asyncio.sleep(interval)
+
+        await run(wait)
+
+
+async def _per_poll_waits(spec: dict[str, Any], run: Callable[[WaitFactory], Awaitable[None]]) -> None:
+    import aiohttp
+
+    ssl_option, headers, interval = _ssl_option(spec), _headers(spec), spec["interval"]
+
+    async def wait(job_id: str) -> Outcome:
+        url = f"{spec['url']}/v3/{spec['project']}/jobs/{job_id}"
+        while True:
+            async with (
+                aiohttp.ClientSession() as session,
+                session.get(url, headers=headers, ssl=ssl_option) as response,
+            ):
+                body = await response.read()
+            outcome = _outcome(body)
+            if outcome is not None:
+                return outcome
+            await asyncio.sleep(interval)
+
+    await run(wait)
+
+
+async def _provider_waits(spec: dict[str, Any], run: Callable[[WaitFactory], Awaitable[None]]) -> None:
+    from airflow_provider_cfw.triggers.cfw import CfwJobTrigger
+
+    async def wait(job_id: str) -> Outcome:
+        trigger = CfwJobTrigger(job_id=job_id, poll_interval=spec["interval"])
+        async for event in trigger.run():
+            payload = event.payload
+            if payload["status"] != "success":
+                return payload["status"], None
+            end = payload["job"]["end_time"]
+            return "Success", None if end is None else datetime.fromisoformat(end).timestamp()
+        return "no event", None
+
+    await run(wait)
+
+
+KINDS = {"floor": _floor_waits, "per_poll": _per_poll_waits, "provider": _provider_waits}
+
+
+async def _measure(spec: dict[str, Any], result: dict[str, Any]) -> None:
+    loop = asyncio.get_running_loop()
+    ticker = LagTicker()
+    ticker.start()
+    cpu, wall = time.process_time(), time.perf_counter()
+    await asyncio.sleep(IDLE_CALIBRATION_SECONDS)
+    idle_cpu_per_s = (time.process_time() - cpu) / (time.perf_counter() - wall)
+    ticker.lateness.clear()
+    hops = HopCounter()
+    hops.install(loop)
+    waits: dict[str, dict[str, Any]] = {}
+
+    async def run(wait: WaitFactory) -> None:
+        async def one(job_id: str) -> None:
+            try:
+                status, ended_at = await wait(job_id)
+            except Exception as err:
+                status, ended_at = f"error: {type(err).__name__}: {err}", None
+            waits[job_id] = {"status": status, "event_at": time.time(), "ended_at": ended_at}
+
+        tasks = [loop.create_task(one(job_id), name=job_id) for job_id in spec["jobs"]]
+        # A client that cannot keep up still reports what it did before the deadline.
+        await asyncio.wait(tasks, timeout=spec["deadline_s"])
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    gc_pauses = GcPauses()
+    gc_pauses.start()
+    cpu, wall, started = time.process_time(), time.perf_counter(), time.time()
+    await KINDS[spec["kind"]](spec, run)
+    cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+    gc_pauses.stop()
+    lateness = await ticker.stop()
+    for job_id, entry in waits.items():
+        entry["hops"] = hops.by_task.get(job_id, 0)
+    result.update(
+        started_at=started,
+        cpu_s=cpu,
+        wall_s=wall,
+        idle_cpu_per_s=idle_cpu_per_s,
+        lag_s=lateness,
+        hops_total=hops.total,
+        hop_sites=dict(hops.sites.most_common(8)),
+        gc=gc_pauses.summary(),
+        waits=waits,
+        rss_end_kb=rss_kb(),
+        peak_rss_kb=peak_rss_kb(),
+    )
+
+
+def main(argv: list[str]) -> int:
+    spec = json.loads(Path(argv[0]).read_text())
+    result: dict[str, Any] = {"kind": spec["kind"], "rss_start_kb": rss_kb()}
+    started = time.perf_counter()
+    if spec["kind"] == "provider":
+        import airflow  # noqa: F401 - its memory is shown apart from the provider's
+
+        result["rss_after_airflow_kb"] = rss_kb()
+        result["airflow_import_s"] = time.perf_counter() - started
+        import airflow_provider_cfw.hooks.cfw
+        import airflow_provider_cfw.triggers.cfw  # noqa: F401 - imported before the clock starts
+    else:
+        import aiohttp  # noqa: F401 - imported before the clock starts
+    result["imports_s"] = time.perf_counter() - started
+    result["rss_ready_kb"] = rss_kb()
+    if spec.get("gc_freeze"):
+        # What the loop's worst lag would be if the process kept its import-time heap (Airflow's, for
+        # the provider) out of the collector's full passes.
+        gc.collect()
+        gc.freeze()
+    asyncio.run(_measure(spec, result))
+    Path(argv[1]).write_text(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

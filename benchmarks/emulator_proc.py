@@ -1,0 +1,73 @@
+"""The emulator in its own process, driven by JSON lines on stdin (one answer line on stdout each).
+
+``python -m benchmarks.emulator_proc [--cert C --key K]`` prints ``{"url": ...}`` once it listens, then
+answers:
+
+- ``{"op": "setup", "jobs": [[job_id, polls], ...]}``: a fresh account (AK/SK, IAM user, project), a
+  ready IAM token for the clients that send no signature, and each job scripted to answer ``Running``
+  ``polls - 1`` times, then ``Success``; counters zeroed. Answers ``{"token": ...}``.
+- ``{"op": "collect"}``: the counters since the last setup and this process's CPU seconds.
+- ``{"op": "quit"}``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from airflow_provider_cfw.testing import CfwEmulator
+from benchmarks.account import AK, DOMAIN, PASSWORD, PROJECT, REGION, SK, USER
+from benchmarks.tls import TlsFiles
+
+
+def _setup(emu: CfwEmulator, jobs: list[list[Any]]) -> dict[str, Any]:
+    emu.reset()
+    emu.add_aksk(AK, SK)
+    emu.add_project(PROJECT, REGION)
+    emu.add_iam_user(DOMAIN, USER, PASSWORD, project_name=REGION)
+    token = emu.issue_token(DOMAIN, USER, PROJECT)
+    for job_id, polls in jobs:
+        emu.add_job(PROJECT, job_id, statuses=["Running"] * (int(polls) - 1) + ["Success"])
+    emu.reset_stats()
+    return {"token": token}
+
+
+def _collect(emu: CfwEmulator) -> dict[str, Any]:
+    stats = emu.stats
+    return {
+        "requests": {route: {str(k): v for k, v in by.items()} for route, by in stats.requests.items()},
+        "job_polls": stats.count("cfw.job"),
+        "job_polls_ok": stats.count("cfw.job", 200),
+        "connections_accepted": stats.connections_accepted,
+        "tokens_issued": stats.tokens_issued,
+        "auth_failures": dict(stats.auth_failures),
+        "cpu_s": time.process_time(),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.emulator_proc")
+    parser.add_argument("--cert", help="server certificate (PEM): serve HTTPS")
+    parser.add_argument("--key", help="the certificate's private key (PEM)")
+    args = parser.parse_args(argv)
+    context = None
+    if args.cert:
+        context = TlsFiles(ca=Path(args.cert), cert=Path(args.cert), key=Path(args.key)).server_context()
+    # No lockout: a benchmark run must never be refused for an earlier client's mistake.
+    with CfwEmulator(ssl_context=context, lockout_threshold=None, log_limit=1) as emu:
+        print(json.dumps({"url": emu.url}), flush=True)
+        for line in sys.stdin:
+            command = json.loads(line)
+            if command["op"] == "quit":
+                break
+            answer = _setup(emu, command["jobs"]) if command["op"] == "setup" else _collect(emu)
+            print(json.dumps(answer), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

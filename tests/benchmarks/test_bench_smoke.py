@@ -1,0 +1,63 @@
+"""``make bench`` in small: the harness runs real triggers in a client process against the emulator
+process, and the counts it reports hold. Counts only: the times belong in ``docs/performance.md``."""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+from collections.abc import Iterator
+
+import pytest
+
+from benchmarks.harness import POOL_SIZE, EmulatorProcess, RunSpec, emulator_process, mixed, run_client
+from benchmarks.probe import HopCounter
+
+N = 50
+# Half the waits need FEW polls, half MANY: a thread hop per poll shows as a difference between them,
+# while a hop once per wait (the connection lookup) does not.
+FEW, MANY = 2, 5
+INTERVAL = 0.3
+
+
+@pytest.fixture(scope="module")
+def bench_emulator() -> Iterator[EmulatorProcess]:
+    with emulator_process() as emu:
+        yield emu
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("auth", ["aksk", "password"])
+def test_provider_waits_cost_what_they_should(bench_emulator: EmulatorProcess, auth: str) -> None:
+    result = run_client(bench_emulator, RunSpec("provider", mixed(N, FEW, MANY), INTERVAL, auth))
+
+    statuses = {w["status"] for w in result.client["waits"].values()}
+    assert result.events_ok == N, statuses
+    # Poll-scripted jobs: every extra request is a retry or a duplicate poll.
+    assert result.polls == result.polls_ok == result.ideal_polls == N // 2 * (FEW + MANY)
+    assert result.connections <= POOL_SIZE
+    assert result.tokens == (1 if auth == "password" else 0)
+
+    few, many = result.hops_per_wait(FEW), result.hops_per_wait(MANY)
+    assert len(few) == len(many) == N // 2
+    # No thread hop per poll after the first: a wait's hops do not grow with its polls.
+    assert statistics.median(many) == statistics.median(few), (
+        f"thread hops per wait: {statistics.median(few)} with {FEW} polls, {statistics.median(many)} "
+        f"with {MANY}; callers: {result.client['hop_sites']}"
+    )
+
+
+async def test_the_hop_counter_sees_every_kind_of_thread_hop() -> None:
+    """The instrument itself: a counter that saw nothing would make the test above pass for nothing."""
+    loop = asyncio.get_running_loop()
+    hops = HopCounter()
+    hops.install(loop)
+
+    async def hopping() -> None:
+        await asyncio.to_thread(sum, [1, 2])
+        await loop.run_in_executor(None, sum, [3])
+
+    await loop.create_task(hopping(), name="wait-1")
+    await asyncio.sleep(0)
+    assert hops.by_task == {"wait-1": 2}
+    assert hops.total == 2
+    assert hops.sites == {f"{__name__}:hopping": 2}
