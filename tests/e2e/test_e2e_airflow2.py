@@ -64,7 +64,11 @@ RUNS = [
 def results() -> Iterator[tuple[E2eSession, dict[str, RunResult]]]:
     jobs = [{"job_id": job, "statuses": script} for job, script in JOBS.items()]
     session = E2eSession(
-        [*sorted(EXAMPLE_DAGS.glob("example_cfw_job_sensor*.py")), *sorted(E2E_DAGS.glob("e2e_cfw_*.py"))],
+        [
+            *sorted(EXAMPLE_DAGS.glob("example_cfw_job_sensor*.py")),
+            E2E_DAGS / "e2e_cfw_deferrable.py",
+            E2E_DAGS / "e2e_cfw_worker.py",
+        ],
         [DEFERRABLE_EXAMPLE, WORKER_EXAMPLE, "e2e_cfw_deferrable", "e2e_cfw_poke", "e2e_cfw_reschedule"],
         jobs,
         parallelism=4,
