@@ -29,8 +29,8 @@ $(STAMP2): pyproject.toml requirements-airflow2.lock
 	$(call make-env,$(VENV2),requirements-airflow2.lock)
 
 lint: $(STAMP)
-	$(BIN)/ruff check airflow_provider_cfw tests example_dags
-	$(BIN)/ruff format --check airflow_provider_cfw tests example_dags
+	$(BIN)/ruff check airflow_provider_cfw tests example_dags benchmarks
+	$(BIN)/ruff format --check airflow_provider_cfw tests example_dags benchmarks
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
