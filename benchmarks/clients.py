@@ -1,7 +1,8 @@
 """One benchmark client in its own process: ``python -m benchmarks.clients SPEC.json RESULT.json``.
 
 Kinds, all polling the same job URLs at the same interval (sleep after each answer, as the trigger
-does) until ``Success``:
+does) until ``Success``, each wait's first poll after the same spread delay as the trigger's (a fraction
+of the interval derived from the job id), so that every client makes the same GETs at the same times:
 
 - ``floor``: one shared ``aiohttp.ClientSession`` (trust_env off, 100 connections), a bare GET, read
   and ``json.loads`` with a ready IAM token in a fixed header: no signing, nothing per call.
@@ -22,6 +23,7 @@ import json
 import ssl
 import sys
 import time
+import zlib
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
@@ -50,6 +52,11 @@ def _headers(spec: dict[str, Any]) -> dict[str, str]:
     }
 
 
+def _first_poll_delay(job_id: str, interval: float) -> float:
+    # CfwJobTrigger.first_poll_delay's schedule, without importing the provider (and Airflow) here.
+    return interval * zlib.crc32(job_id.encode("utf-8")) / 2**32
+
+
 def _outcome(body: bytes) -> Outcome | None:
     data = json.loads(body)["data"]
     if data["status"] not in TERMINAL:
@@ -67,6 +74,7 @@ async def _floor_waits(spec: dict[str, Any], run: Callable[[WaitFactory], Awaita
 
         async def wait(job_id: str) -> Outcome:
             url = f"{spec['url']}/v3/{spec['project']}/jobs/{job_id}"
+            await asyncio.sleep(_first_poll_delay(job_id, interval))
             while True:
                 async with session.get(url, headers=headers, ssl=ssl_option) as response:
                     body = await response.read()
@@ -85,6 +93,7 @@ async def _per_poll_waits(spec: dict[str, Any], run: Callable[[WaitFactory], Awa
 
     async def wait(job_id: str) -> Outcome:
         url = f"{spec['url']}/v3/{spec['project']}/jobs/{job_id}"
+        await asyncio.sleep(_first_poll_delay(job_id, interval))
         while True:
             async with (
                 aiohttp.ClientSession() as session,

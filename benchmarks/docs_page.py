@@ -30,6 +30,10 @@ emulator process** (`airflow_provider_cfw.testing.CfwEmulator` in a child proces
 
 Each of the N waits polls a job scripted to answer `Running` {polls_minus_one} times, then `Success`,
 sleeping the interval after each answer (as the trigger does), all N starting at the same instant.
+Every client makes its first poll of a wait after the trigger's spread delay (a fraction of the
+interval derived from the job id, as after a triggerer restart), so all three make the same GETs at the
+same times: polls that stay bunched in one instant cost less per poll (one loop wake-up serves many
+sockets) but stall the loop, and a real triggerer's waits are spread anyway, deferred at different times.
 A client still polling after four times the ideal wait (plus 30 s) is stopped: the `events` column
 then shows how many waits it finished, and `polls / ideal` how far it got.
 

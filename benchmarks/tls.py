@@ -1,4 +1,4 @@
-"""A throwaway CA and a server certificate for 127.0.0.1, so the benchmark can run over HTTPS."""
+"""A throwaway CA and a server certificate for 127.0.0.1, for the benchmark over HTTPS and the TLS tests."""
 
 from __future__ import annotations
 

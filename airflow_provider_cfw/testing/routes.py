@@ -17,6 +17,7 @@ from aiohttp import web
 
 from airflow_provider_cfw.core.errors import JOB_NOT_FOUND_CODE
 from airflow_provider_cfw.core.http import HttpRequest
+from airflow_provider_cfw.core.signing import ALGORITHM, parse_authorization
 from airflow_provider_cfw.testing import responses
 from airflow_provider_cfw.testing.auth import AuthFailure, authenticate
 from airflow_provider_cfw.testing.faults import Fault, FaultQueue
@@ -42,6 +43,15 @@ async def _as_http_request(request: web.Request) -> HttpRequest:
     # The raw path and query as received: re-encoding them would hide a client's encoding bug.
     body = await request.read()
     return HttpRequest(request.method, "http://emulator" + request.raw_path, dict(request.headers), body)
+
+
+def _access_key(authorization: str | None) -> str | None:
+    if not authorization or not authorization.startswith(ALGORITHM + " "):
+        return None
+    try:
+        return parse_authorization(authorization).access
+    except ValueError:
+        return None
 
 
 def _json_or_none(body: bytes) -> Any:
@@ -95,6 +105,7 @@ class EmulatorApp:
 
     def _route(self, name: str, handler: Handler) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
         async def serve(request: web.Request) -> web.StreamResponse:
+            arrived = time.time()
             started = time.perf_counter()
             request_id = uuid.uuid4().hex
             fault = self.faults.take(name) if name != "unknown" else None
@@ -125,6 +136,8 @@ class EmulatorApp:
                     request_id=request_id,
                     fault=fault.kind if fault is not None else None,
                     auth_failure=failure.reason if failure is not None else None,
+                    at=arrived,
+                    access_key=_access_key(request.headers.get("Authorization")),
                 ),
                 aksk_failure=failure is not None and failure.kind == "aksk",
             )

@@ -22,6 +22,9 @@ class RequestLogEntry:
     :param request_id: the ``X-Request-Id`` sent back.
     :param fault: the injected fault kind, if one fired.
     :param auth_failure: the reason an authentication attempt was refused, if it was.
+    :param at: wall-clock time (``time.time()``) the request arrived.
+    :param access_key: the AK named in a signed request's ``Authorization`` header (an AK is an
+        identifier, not a secret): tells apart callers that sign with different keys.
     """
 
     method: str
@@ -33,6 +36,8 @@ class RequestLogEntry:
     request_id: str
     fault: str | None = None
     auth_failure: str | None = None
+    at: float = 0.0
+    access_key: str | None = None
 
 
 @dataclass(frozen=True)

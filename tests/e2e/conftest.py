@@ -9,6 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.e2e import failover
 from tests.e2e.driver import E2eSession
 from tests.e2e.scenario import E2E_DAGS, EXAMPLE_DAGS, polls_until
 
@@ -66,3 +67,11 @@ def e2e() -> Iterator[E2eSession]:
 @pytest.fixture
 def run_id(request: pytest.FixtureRequest) -> str:
     return f"{request.node.name}-{uuid.uuid4().hex[:6]}"
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """The summary lines of the HA rounds and the Airflow 2.11 run, read back from their records."""
+    if failover.SUMMARY_LINES:
+        terminalreporter.section("end-to-end summary")
+        for line in failover.SUMMARY_LINES:
+            terminalreporter.write_line(line)

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from airflow_provider_cfw.testing import CfwEmulator
+from tests.e2e.postgres import PostgresServer
 from tests.e2e.records import Sampler
 from tests.e2e.scenario import FakeAccount, RunResult, job_polls, start_emulator, write_config
 from tests.e2e.stack import FINISHED_RUN_STATES, AirflowStack
@@ -41,6 +42,10 @@ class E2eSession:
     :param jobs: scripted jobs for the emulator's config file (``job_id``, ``statuses``...).
     :param parallelism: worker slots of the LocalExecutor.
     :param keep_home: leave the AIRFLOW_HOME (logs, database) behind for a post-mortem.
+    :param postgres: keep Airflow's metadata in a throwaway PostgreSQL server instead of SQLite.
+    :param triggerer: start the usual single triggerer; ``False`` leaves triggerers to the caller
+        (:meth:`AirflowStack.add_triggerer`, :meth:`AirflowStack.start_triggerer`).
+    :param env: extra environment for every Airflow process (``AIRFLOW__...`` overrides).
     """
 
     def __init__(
@@ -50,6 +55,9 @@ class E2eSession:
         jobs: Iterable[Mapping[str, Any]],
         parallelism: int = 1,
         keep_home: bool = False,
+        postgres: bool = False,
+        triggerer: bool = True,
+        env: Mapping[str, str] | None = None,
     ) -> None:
         self.home = Path(tempfile.mkdtemp(prefix="cfw-e2e-"))
         self.keep_home = keep_home
@@ -58,7 +66,11 @@ class E2eSession:
         self.dag_files = list(dag_files)
         self.dag_ids = list(dag_ids)
         self.parallelism = parallelism
+        self.use_postgres = postgres
+        self.with_triggerer = triggerer
+        self.extra_env = dict(env or {})
         self.emulator: CfwEmulator | None = None
+        self.postgres: PostgresServer | None = None
         self.stack: AirflowStack | None = None
         self.startup_seconds: float | None = None
 
@@ -66,12 +78,16 @@ class E2eSession:
         began = time.monotonic()
         try:
             self.emulator = start_emulator(self.config_path)
+            if self.use_postgres:
+                self.postgres = PostgresServer().start()
             dags = AirflowStack.copy_dags(self.dag_files, self.home / "dags")
             self.stack = AirflowStack(
                 self.home / "airflow",
                 dags,
-                env=self.account.connection_env(self.emulator.url),
+                env={**self.account.connection_env(self.emulator.url), **self.extra_env},
                 parallelism=self.parallelism,
+                database=self.postgres,
+                triggerer=self.with_triggerer,
             )
             self.stack.start(timeout=timeout)
             self.stack.wait_for_dags(self.dag_ids, timeout=timeout)
@@ -87,6 +103,10 @@ class E2eSession:
         with contextlib.suppress(Exception):
             if self.stack is not None:
                 self.stack.stop()
+        # After Airflow: its processes would log connection errors while they stop.
+        with contextlib.suppress(Exception):
+            if self.postgres is not None:
+                self.postgres.cleanup()
         with contextlib.suppress(Exception):
             if self.emulator is not None:
                 self.emulator.stop()
@@ -156,6 +176,16 @@ class E2eSession:
             seen=launch.sampler.seen,
             seconds=round(time.monotonic() - launch.started, 1),
         )
+
+    def connection_env_for_new_key(self) -> tuple[FakeAccount, dict[str, str]]:
+        """A new access key of the same account, accepted by the emulator, and the connection
+        (``AIRFLOW_CONN_CFW_DEFAULT``) that signs with it: a process started with it is told apart
+        from the others by the AK in every request it signs."""
+        if self.emulator is None:
+            raise RuntimeError("the session is not started")
+        key = self.account.another_key()
+        self.emulator.add_aksk(key.ak, key.sk)
+        return key, key.connection_env(self.emulator.url)
 
     def polls(self, job_id: str) -> int:
         """List Job Status requests for this job that the emulator answered so far."""

@@ -39,6 +39,11 @@ class FakeAccount:
             project_id=secrets.token_hex(16),
         )
 
+    def another_key(self) -> FakeAccount:
+        """A second access key of the same account (same project)."""
+        fresh = FakeAccount.generate()
+        return FakeAccount(ak=fresh.ak, sk=fresh.sk, project_id=self.project_id)
+
     def connection_env(self, emulator_url: str, conn_id: str = "cfw_default") -> dict[str, str]:
         """``AIRFLOW_CONN_<ID>`` pointing every Airflow process at the emulator."""
         conn = {

@@ -1,12 +1,15 @@
-"""A real Airflow 3 stack on 127.0.0.1: api-server (execution API), scheduler, dag-processor, triggerer.
+"""A real Airflow stack on 127.0.0.1. Airflow 3: api-server (execution API), scheduler, dag-processor,
+triggerer(s); Airflow 2: scheduler and triggerer(s) (the scheduler parses the DAGs itself).
 
-LocalExecutor on SQLite in a throwaway AIRFLOW_HOME. Results are read back from Airflow's own records
-(the metadata database, read-only) and its logs, never from what the test itself believes happened.
+LocalExecutor, on SQLite or PostgreSQL, in a throwaway AIRFLOW_HOME. Results are read back from
+Airflow's own records (the metadata database, read-only) and its logs, never from what the test itself
+believes happened.
 """
 
 from __future__ import annotations
 
 import base64
+import importlib.metadata
 import json
 import logging
 import os
@@ -16,10 +19,13 @@ import subprocess
 import sys
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tests.e2e.processes import ManagedProcess, free_port, http_ok, port_is_free, stop_all, wait_for
-from tests.e2e.records import Records
+from tests.e2e.records import PostgresDatabase, Records
+
+if TYPE_CHECKING:
+    from tests.e2e.postgres import PostgresServer
 
 log = logging.getLogger(__name__)
 
@@ -33,44 +39,84 @@ def _airflow_bin() -> str:
     return str(candidate) if candidate.exists() else "airflow"
 
 
+def airflow_major() -> int:
+    """The major version of the Airflow installed next to this interpreter."""
+    return int(importlib.metadata.version("apache-airflow").split(".")[0])
+
+
 def _fernet_key() -> str:
     # A real key, so trigger kwargs are encrypted at rest as in production.
     return base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
 
 
 class AirflowStack:
-    """Own an AIRFLOW_HOME and the four Airflow processes that serve it.
+    """Own an AIRFLOW_HOME and the Airflow processes that serve it.
 
     :param home: an empty directory to become AIRFLOW_HOME.
     :param dags_folder: the folder the dag-processor parses.
     :param env: extra environment (connections, ``AIRFLOW__...`` overrides) for every process.
     :param parallelism: ``core.parallelism``, the LocalExecutor's worker slots.
+    :param database: a started PostgreSQL server for the metadata database; ``None`` uses SQLite.
+    :param triggerer: start the usual single ``triggerer``; ``False`` leaves triggerers to
+        :meth:`add_triggerer`.
     """
 
     def __init__(
-        self, home: Path, dags_folder: Path, env: Mapping[str, str] | None = None, parallelism: int = 2
+        self,
+        home: Path,
+        dags_folder: Path,
+        env: Mapping[str, str] | None = None,
+        parallelism: int = 2,
+        database: PostgresServer | None = None,
+        triggerer: bool = True,
     ) -> None:
         self.home = home
         self.dags_folder = dags_folder
+        self.airflow_major = airflow_major()
         self.api_port = free_port()
         self.db_path = home / "airflow.db"
         self.logs_dir = home / "logs"
         self.process_logs = home / "process-logs"
+        self.database = database
         self.env = self._build_env(env or {}, parallelism)
-        self.records = Records(self.db_path)
+        self.records = Records(
+            PostgresDatabase(database.dsn()) if database else self.db_path, self.airflow_major
+        )
         self.processes: dict[str, ManagedProcess] = {}
         airflow = _airflow_bin()
-        commands = {
-            "api-server": [
+        commands = {"scheduler": [airflow, "scheduler", "--skip-serve-logs"]}
+        if self.airflow_major >= 3:
+            commands["api-server"] = [
                 airflow, "api-server", "--apps", "execution", "--host", "127.0.0.1",
                 "--port", str(self.api_port), "--workers", "1",
-            ],
-            "scheduler": [airflow, "scheduler", "--skip-serve-logs"],
-            "dag-processor": [airflow, "dag-processor"],
-            "triggerer": [airflow, "triggerer", "--skip-serve-logs"],
-        }  # fmt: skip
+            ]  # fmt: skip
+            commands["dag-processor"] = [airflow, "dag-processor"]
         for name, argv in commands.items():
             self.processes[name] = ManagedProcess(name, argv, self.env, self.process_logs / f"{name}.log")
+        if triggerer:
+            self.add_triggerer("triggerer")
+
+    def add_triggerer(
+        self, name: str, capacity: int | None = None, env: Mapping[str, str] | None = None
+    ) -> ManagedProcess:
+        """Declare one more triggerer (started by :meth:`start`, or by the caller later).
+
+        :param name: the process's name here, and its log file's.
+        :param capacity: ``--capacity``: the most triggers it runs at once.
+        :param env: environment overrides for this process only.
+        """
+        if name in self.processes:
+            raise ValueError(f"there is already a process called {name!r}")
+        argv = [_airflow_bin(), "triggerer", "--skip-serve-logs"]
+        if capacity is not None:
+            argv += ["--capacity", str(capacity)]
+        proc = ManagedProcess(name, argv, {**self.env, **(env or {})}, self.process_logs / f"{name}.log")
+        self.processes[name] = proc
+        return proc
+
+    @property
+    def triggerers(self) -> dict[str, ManagedProcess]:
+        return {name: p for name, p in self.processes.items() if p.argv[1:2] == ["triggerer"]}
 
     def _build_env(self, extra: Mapping[str, str], parallelism: int) -> dict[str, str]:
         # Start from the caller's environment without any AIRFLOW_* of theirs leaking in.
@@ -85,7 +131,9 @@ class AirflowStack:
                 "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
                 "AIRFLOW__CORE__FERNET_KEY": _fernet_key(),
                 "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{self.api_port}/execution/",
-                "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{self.db_path}",
+                "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": (
+                    self.database.url if self.database else f"sqlite:///{self.db_path}"
+                ),
                 # 64+ bytes: the api-server signs task tokens with it and refuses short secrets.
                 "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_hex(64),
                 "AIRFLOW__API__SECRET_KEY": secrets.token_hex(32),
@@ -99,6 +147,9 @@ class AirflowStack:
                 "AIRFLOW__TRIGGERER__TRIGGERER_HEALTH_CHECK_THRESHOLD": "5",
                 "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
                 "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "30",
+                # Airflow 2's names for the same two (its scheduler parses the DAGs).
+                "AIRFLOW__SCHEDULER__DAG_DIR_LIST_INTERVAL": "5",
+                "AIRFLOW__SCHEDULER__MIN_FILE_PROCESS_INTERVAL": "30",
                 "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
                 "AIRFLOW__LOGGING__COLORED_CONSOLE_LOG": "False",
             }
@@ -126,18 +177,39 @@ class AirflowStack:
             raise RuntimeError(f"airflow db migrate failed; see {out}:\n{out.read_text()[-3000:]}")
 
     def start(self, timeout: float = 90.0) -> None:
-        """Migrate, then start all four at once (none needs another to boot) and wait for the api-server.
+        """Migrate, then start every declared process at once (none needs another to boot) and, on
+        Airflow 3, wait for the api-server.
 
         Tasks and the triggerer call the api-server's execution API only once work arrives, which
         cannot happen before the dag-processor has parsed the DAGs and the api-server is healthy.
         """
-        if not port_is_free(self.api_port):
+        if self.airflow_major >= 3 and not port_is_free(self.api_port):
             raise RuntimeError(f"port {self.api_port} was taken between choosing and starting; retry")
         self.migrate()
-        for name in ("api-server", "dag-processor", "scheduler", "triggerer"):
-            self.processes[name].start()
-        health = f"http://127.0.0.1:{self.api_port}/execution/health"
-        self._wait_alive("api-server", lambda: http_ok(health), timeout)
+        for proc in self.processes.values():
+            proc.start()
+        if self.airflow_major >= 3:
+            health = f"http://127.0.0.1:{self.api_port}/execution/health"
+            self._wait_alive("api-server", lambda: http_ok(health), timeout)
+
+    def start_triggerer(self, name: str, timeout: float = 90.0) -> int:
+        """Start a declared triggerer and return its TriggererJob id: the one new running row that
+        appears (start triggerers one at a time, so the row is unambiguously this process's)."""
+        before = set(self.records.triggerer_jobs())
+        self.processes[name].start()
+
+        def registered() -> int | None:
+            self.check_alive()
+            new = {
+                i
+                for i, (state, _) in self.records.triggerer_jobs().items()
+                if i not in before and state == "running"
+            }
+            if len(new) > 1:
+                raise RuntimeError(f"{len(new)} new triggerer jobs appeared at once: {sorted(new)}")
+            return next(iter(new), None)
+
+        return wait_for(f"{name} to register", registered, timeout, 0.2)
 
     def _wait_alive(self, name: str, check: Any, timeout: float) -> None:
         proc = self.processes[name]
@@ -150,12 +222,13 @@ class AirflowStack:
         wait_for(name, ready, timeout)
 
     def stop(self) -> None:
-        """Stop everything this stack started, all four side by side (the scheduler with its workers)."""
+        """Stop everything this stack started, side by side (the scheduler with its workers)."""
         stop_all(list(self.processes.values()))
+        self.records.close()
 
     def check_alive(self) -> None:
         for name, proc in self.processes.items():
-            if proc.starts and not proc.running():
+            if proc.starts and not proc.running() and not proc.halted:
                 raise RuntimeError(f"{name} died; last lines:\n{proc.tail()}")
 
     # ---- driving DAGs ------------------------------------------------------------------------
@@ -209,13 +282,16 @@ class AirflowStack:
 
         return wait_for(f"run {dag_id}/{run_id} to finish", finished, timeout, interval=0.5)
 
-    def _task_log_folder(self, dag_id: str, run_id: str, task_id: str) -> Path:
-        return self.logs_dir / f"dag_id={dag_id}" / f"run_id={run_id}" / f"task_id={task_id}"
+    def _task_log_folder(self, dag_id: str, run_id: str, task_id: str, map_index: int = -1) -> Path:
+        folder = self.logs_dir / f"dag_id={dag_id}" / f"run_id={run_id}" / f"task_id={task_id}"
+        return folder / f"map_index={map_index}" if map_index >= 0 else folder
 
-    def trigger_logs(self, dag_id: str, run_id: str, task_id: str, try_number: int = 1) -> dict[int, str]:
+    def trigger_logs(
+        self, dag_id: str, run_id: str, task_id: str, try_number: int = 1, map_index: int = -1
+    ) -> dict[int, str]:
         """Trigger logs of one try, by triggerer job id: the triggerer writes
         ``attempt=N.log.trigger.<triggerer job id>.log`` next to the task's own log."""
-        folder = self._task_log_folder(dag_id, run_id, task_id)
+        folder = self._task_log_folder(dag_id, run_id, task_id, map_index)
         logs = {}
         for path in folder.glob(f"attempt={try_number}.log.trigger.*.log"):
             job_id = path.name.removeprefix(f"attempt={try_number}.log.trigger.").removesuffix(".log")

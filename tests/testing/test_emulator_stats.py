@@ -11,7 +11,7 @@ import requests
 
 from airflow_provider_cfw.testing import CfwEmulator
 
-from .conftest import PROJECT, get_token, job_url, signed
+from .conftest import AK, PROJECT, get_token, job_url, signed
 
 
 def test_requests_by_route_and_status(emu: CfwEmulator) -> None:
@@ -32,6 +32,7 @@ def test_requests_by_route_and_status(emu: CfwEmulator) -> None:
 
 
 def test_request_log_entries(emu: CfwEmulator) -> None:
+    before = time.time()
     response = signed(job_url(emu)).send()
     requests.get(job_url(emu), headers={"X-Auth-Token": get_token(emu)}, timeout=10)
     emu.inject("cfw.job", status=503)
@@ -54,6 +55,9 @@ def test_request_log_entries(emu: CfwEmulator) -> None:
     assert (token_call.auth, token_call.status) == ("token", 200)
     assert (faulted.fault, faulted.status) == ("status", 503)
     assert emu.stats.faults_fired == {"status": 1}
+    # Who signed it (the AK, from the Authorization header) and when it arrived, in order.
+    assert (first.access_key, token_call.access_key, faulted.access_key) == (AK, None, None)
+    assert before <= first.at <= tokens.at <= token_call.at <= faulted.at <= time.time()
 
 
 def test_log_is_bounded() -> None:

@@ -5,7 +5,11 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime, timedelta
 
-from airflow.sdk import DAG, task
+try:
+    from airflow.sdk import DAG, task
+except ImportError:  # Airflow 2.x
+    from airflow.decorators import task  # type: ignore[no-redef]
+    from airflow.models.dag import DAG  # type: ignore[no-redef]
 
 from airflow_provider_cfw.sensors.cfw import CfwJobSensor
 

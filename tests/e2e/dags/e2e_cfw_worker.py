@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from airflow.sdk import DAG
+try:
+    from airflow.sdk import DAG
+except ImportError:  # Airflow 2.x
+    from airflow.models.dag import DAG  # type: ignore[no-redef]
 
 from airflow_provider_cfw.sensors.cfw import CfwJobSensor
 
