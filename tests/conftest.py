@@ -92,3 +92,11 @@ def airflow_db() -> None:
     # In unit-test mode Airflow switches its executor safeguard off, and tests of it could not fail.
     assert ExecutorSafeguard.test_mode is False
     db.initdb()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_connection_cache() -> None:
+    # Each test starts without connections an earlier test's hooks looked up (module-level cache).
+    from airflow_provider_cfw.hooks.connection_cache import ASYNC_CONNECTIONS
+
+    ASYNC_CONNECTIONS.clear()

@@ -15,6 +15,7 @@ from airflow_provider_cfw.core.errors import CfwError, CfwJobNotFound
 from airflow_provider_cfw.core.firewalls import LIST_PAGE_MAX, create_firewall_body
 from airflow_provider_cfw.core.settings import CfwSettings
 from airflow_provider_cfw.get_provider_info import UI_FIELD_BEHAVIOUR
+from airflow_provider_cfw.hooks.connection_cache import ASYNC_CONNECTIONS, ConnectionFields
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -80,7 +81,7 @@ class CfwHook(BaseHook):
     def get_ui_field_behaviour(cls) -> dict[str, Any]:
         return UI_FIELD_BEHAVIOUR
 
-    def _settings(self, login: str | None, password: str | None, extra: dict[str, Any]) -> CfwSettings:
+    def _settings(self, login: str | None, password: str | None, extra: Mapping[str, Any]) -> CfwSettings:
         return CfwSettings.from_connection(
             self.cfw_conn_id,
             login=login,
@@ -104,12 +105,16 @@ class CfwHook(BaseHook):
         return self._client
 
     async def aclient(self) -> CfwClient:
-        """The client, looked up without blocking the event loop on first use."""
+        """The client, looked up without blocking the event loop on first use (see
+        :mod:`~airflow_provider_cfw.hooks.connection_cache`: waits starting together share one lookup)."""
         if self._client is None:
-            conn = await get_async_connection(self.cfw_conn_id, hook=self)
-            extra = await get_async_extra_dejson(conn)
-            self._client = self._make_client(self._settings(conn.login, conn.password, extra))
+            fields = await ASYNC_CONNECTIONS.get(self.cfw_conn_id, self._alookup)
+            self._client = self._make_client(self._settings(fields.login, fields.password, fields.extra))
         return self._client
+
+    async def _alookup(self) -> ConnectionFields:
+        conn = await get_async_connection(self.cfw_conn_id, hook=self)
+        return ConnectionFields(conn.login, conn.password, await get_async_extra_dejson(conn))
 
     @property
     def settings(self) -> CfwSettings:

@@ -1,0 +1,71 @@
+"""Connections the async path looked up, kept for a short while per process.
+
+A triggerer that starts, restarts or adopts hundreds of waits on one connection would otherwise ask
+Airflow for it once per wait: on Airflow 3 a round trip through the supervisor to the API server (and
+its database), about 0.4 ms of the triggerer's CPU and a thread hop each. A running wait never reads
+its connection again anyway, so keeping the answer for :data:`CACHE_SECONDS` only means that a wait
+started within that time of an edit may still use the connection as it was before the edit.
+
+A connection defined in an ``AIRFLOW_CONN_*`` environment variable is part of the key: changing the
+variable (as tests do) takes effect at once.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+#: How long a looked-up connection is reused by waits that start after it.
+CACHE_SECONDS = 30.0
+
+
+@dataclass(frozen=True)
+class ConnectionFields:
+    """What the hook reads from an Airflow connection. The password never appears in a repr.
+
+    :param login: the connection's login.
+    :param password: the connection's password.
+    :param extra: the connection's extras, parsed.
+    """
+
+    login: str | None
+    password: str | None = field(repr=False)
+    extra: Mapping[str, Any] = field(repr=False)
+
+
+class AsyncConnectionCache:
+    """Connection fields by connection id, each kept for ``ttl`` seconds after it was looked up.
+
+    Only ever used on the event loop (one thread), so it needs no lock.
+
+    :param ttl: seconds an answer is reused.
+    :param clock: monotonic seconds (injectable for tests).
+    """
+
+    def __init__(self, ttl: float = CACHE_SECONDS, clock: Callable[[], float] = time.monotonic) -> None:
+        self.ttl = ttl
+        self._clock = clock
+        self._entries: dict[tuple[str, str | None], tuple[float, ConnectionFields]] = {}
+
+    async def get(self, conn_id: str, lookup: Callable[[], Awaitable[ConnectionFields]]) -> ConnectionFields:
+        """The connection's fields: from the cache while fresh, else from ``lookup()``."""
+        key = (conn_id, os.environ.get(f"AIRFLOW_CONN_{conn_id.upper()}"))
+        now = self._clock()
+        cached = self._entries.get(key)
+        if cached is not None and now < cached[0]:
+            return cached[1]
+        fields = await lookup()
+        now = self._clock()
+        self._entries = {k: v for k, v in self._entries.items() if now < v[0]}
+        self._entries[key] = (now + self.ttl, fields)
+        return fields
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+
+#: Process-wide: every hook on the triggerer's loop shares it.
+ASYNC_CONNECTIONS = AsyncConnectionCache()

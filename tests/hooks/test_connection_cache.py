@@ -1,0 +1,83 @@
+"""Waits that start together share one connection lookup; an edit reaches new waits within the TTL, and
+an ``AIRFLOW_CONN_*`` variable's change at once. Lookups are counted where the hook asks Airflow."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import pytest
+
+import airflow_provider_cfw.hooks.cfw as hook_module
+from airflow_provider_cfw.core.models import CfwJobStatus
+from airflow_provider_cfw.hooks.cfw import CfwHook
+from airflow_provider_cfw.hooks.connection_cache import (
+    ASYNC_CONNECTIONS,
+    AsyncConnectionCache,
+    ConnectionFields,
+)
+from airflow_provider_cfw.testing import CfwEmulator
+from tests.conftest import PROJECT, SK, ConnSetter
+
+N_HOOKS = 200
+
+
+@pytest.fixture
+def lookups(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every connection id the hook asked Airflow for (the real lookup still runs)."""
+    asked: list[str] = []
+    real = hook_module.get_async_connection
+
+    async def counting(conn_id: str, **kwargs: Any) -> Any:
+        asked.append(conn_id)
+        return await real(conn_id, **kwargs)
+
+    monkeypatch.setattr(hook_module, "get_async_connection", counting)
+    return asked
+
+
+async def test_hooks_starting_together_share_one_lookup(
+    emu: CfwEmulator, set_conn: ConnSetter, lookups: list[str]
+) -> None:
+    set_conn()
+    job_id = "shared-lookup-job"
+    emu.add_job(PROJECT, job_id, statuses=["Success"] * N_HOOKS)
+    await CfwHook().aclient()  # the first wait of a restart looks it up ...
+    jobs = await asyncio.gather(
+        *(CfwHook().aget_job(job_id) for _ in range(N_HOOKS))
+    )  # ... the rest share it
+    assert {job.status for job in jobs} == {CfwJobStatus.SUCCESS}
+    assert lookups == ["cfw_default"]
+    assert emu.stats.count("cfw.job", 200) == N_HOOKS
+
+
+async def test_a_changed_environment_connection_is_used_at_once(
+    emu: CfwEmulator, set_conn: ConnSetter, lookups: list[str]
+) -> None:
+    set_conn()
+    assert (await CfwHook().aclient()).settings.max_retries == 3
+    set_conn(max_retries=1)  # the same connection id, redefined
+    assert (await CfwHook().aclient()).settings.max_retries == 1
+    assert lookups == ["cfw_default", "cfw_default"]
+
+
+async def test_an_answer_is_reused_for_the_ttl_only() -> None:
+    now = [1000.0]
+    cache = AsyncConnectionCache(ttl=30, clock=lambda: now[0])
+    answers = iter([ConnectionFields("a", SK, {}), ConnectionFields("b", SK, {})])
+
+    async def lookup() -> ConnectionFields:
+        return next(answers)
+
+    assert (await cache.get("not_in_env", lookup)).login == "a"
+    now[0] += 29
+    assert (await cache.get("not_in_env", lookup)).login == "a"
+    now[0] += 2
+    assert (await cache.get("not_in_env", lookup)).login == "b"
+
+
+def test_no_secret_in_the_cached_fields_repr() -> None:
+    fields = ConnectionFields("AK", SK, {"security_token": "tok-secret"})
+    assert SK not in repr(fields) and "tok-secret" not in repr(fields)
+    assert SK not in json.dumps(repr(ASYNC_CONNECTIONS.__dict__))
