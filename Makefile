@@ -79,10 +79,12 @@ dist: $(STAMP)
 	$(BIN)/twine check --strict dist/*
 
 # The whole suite: lint, type check, docs, the release archives, unit and end-to-end tests on
-# Airflow 3, then the Airflow 2.11 leg.
+# Airflow 3, the Airflow 2.11 leg, then the PostgreSQL stacks (triggerer failover, the 2.11 real stack).
 test: lint typecheck docs dist
 	$(BIN)/pytest
 	$(MAKE) test-airflow2
+	$(MAKE) e2e-ha
+	$(MAKE) e2e-airflow2
 
 demo: $(STAMP)
 	$(BIN)/python -m tests.e2e.demo
