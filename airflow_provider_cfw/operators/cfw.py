@@ -29,6 +29,7 @@ from airflow_provider_cfw.core.firewalls import (
 )
 from airflow_provider_cfw.core.models import CfwJob, CfwJobStatus
 from airflow_provider_cfw.triggers.cfw import CfwJobTrigger
+from airflow_provider_cfw.triggers.events import job_from_event
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
@@ -39,7 +40,6 @@ if TYPE_CHECKING:
 OBJECT_NOT_FOUND_CODE = JOB_NOT_FOUND_CODE
 #: How long a fresh job may be invisible to List Job Status before "not found" is believed.
 JOB_NOT_FOUND_GRACE_SECONDS = 60.0
-_TRIGGER_EVENT_STATUSES = frozenset({"success", "failed", "error"})
 _FIREWALL_IN_PROGRESS = frozenset({CREATING, DELETING})
 
 
@@ -54,29 +54,6 @@ def _seconds(value: timedelta | float, field: str) -> float:
     if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds < 0:
         raise CfwConfigError(field, "a non-negative number of seconds", got=repr(value))
     return float(seconds)
-
-
-def job_from_event(event: object, job_id: str) -> CfwJob:
-    """The job of a :class:`CfwJobTrigger` event that crossed the database, checked.
-
-    :raises AirflowFailException: the job failed or does not exist (retrying changes nothing).
-    :raises AirflowException: the trigger could not read the job (the task's retries apply).
-    """
-    if not isinstance(event, dict) or event.get("status") not in _TRIGGER_EVENT_STATUSES:
-        raise AirflowException(f"Unexpected event from CfwJobTrigger for job {job_id}: {event!r}")
-    if event["status"] == "error":
-        message = f"{event.get('message')} (error code {event.get('error_code')}, request id {event.get('request_id')})"
-        if event.get("error_code") == JOB_NOT_FOUND_CODE:
-            raise AirflowFailException(message)
-        raise AirflowException(message)
-    try:
-        job = CfwJob.from_dict(event["job"])
-    except (KeyError, TypeError, ValueError) as err:
-        raise AirflowException(f"CfwJobTrigger event for job {job_id} has no valid job: {event!r}") from err
-    expected = CfwJobStatus.SUCCESS if event["status"] == "success" else CfwJobStatus.FAILED
-    if job.status is not expected:
-        raise AirflowException(f"CfwJobTrigger event does not match the job's status: {event!r}")
-    return job
 
 
 class _CfwFirewallOperator(BaseOperator):

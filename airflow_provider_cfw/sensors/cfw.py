@@ -17,16 +17,15 @@ from airflow.providers.common.compat.sdk import (
     conf,
 )
 
-from airflow_provider_cfw.core.errors import JOB_NOT_FOUND_CODE, CfwError, CfwJobNotFound
+from airflow_provider_cfw.core.errors import CfwError, CfwJobNotFound
 from airflow_provider_cfw.core.models import CfwJob, CfwJobStatus
 from airflow_provider_cfw.triggers.cfw import CfwJobTrigger
+from airflow_provider_cfw.triggers.events import job_from_event
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
 
     from airflow_provider_cfw.hooks.cfw import CfwHook
-
-TRIGGER_EVENT_STATUSES = frozenset({"success", "failed", "error"})
 
 
 class CfwJobSensor(BaseSensorOperator):
@@ -192,33 +191,6 @@ class CfwJobSensor(BaseSensorOperator):
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> dict[str, Any]:
         """Resume after :class:`CfwJobTrigger` fired; the event crossed the database, so check it."""
-        if not isinstance(event, dict) or event.get("status") not in TRIGGER_EVENT_STATUSES:
-            raise AirflowException(f"Unexpected event from CfwJobTrigger for job {self.job_id}: {event!r}")
-        status = event["status"]
-        if status == "error":
-            message = _with_details(
-                str(event.get("message") or f"CfwJobTrigger gave up on CFW job {self.job_id}"),
-                ("error code", event.get("error_code")),
-                ("request id", event.get("request_id")),
-            )
-            if event.get("error_code") == JOB_NOT_FOUND_CODE:
-                raise AirflowFailException(message)
-            raise AirflowException(message)
-        try:
-            job = CfwJob.from_dict(event["job"])
-        except (KeyError, TypeError, ValueError) as err:
-            raise AirflowException(
-                f"CfwJobTrigger event for job {self.job_id} has no valid job: {event!r}"
-            ) from err
-        expected = CfwJobStatus.SUCCESS if status == "success" else CfwJobStatus.FAILED
-        if job.status is not expected:
-            raise AirflowException(f"CfwJobTrigger event does not match the job's status: {event!r}")
+        job = job_from_event(event, self.job_id)
         self._check(job)  # raises AirflowFailException for a failed job, as poke mode does
         return job.to_dict()
-
-
-def _with_details(message: str, *details: tuple[str, object]) -> str:
-    # The trigger's message usually quotes the API error, code and request id included already:
-    # add only what it lacks, so support is given each id once.
-    missing = [f"{label} {value}" for label, value in details if value and str(value) not in message]
-    return f"{message} ({', '.join(missing)})" if missing else message

@@ -1,0 +1,52 @@
+"""Reading a :class:`~airflow_provider_cfw.triggers.cfw.CfwJobTrigger` event back on the worker.
+
+The event crossed the database between the triggerer and the worker, so it is checked, not trusted.
+Shared by the sensor and the operators that defer to the trigger; kept out of the trigger's module,
+which the triggerer imports and which needs none of this.
+"""
+
+from __future__ import annotations
+
+from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException
+
+from airflow_provider_cfw.core.errors import JOB_NOT_FOUND_CODE
+from airflow_provider_cfw.core.models import CfwJob, CfwJobStatus
+
+TRIGGER_EVENT_STATUSES = frozenset({"success", "failed", "error"})
+
+
+def job_from_event(event: object, job_id: str) -> CfwJob:
+    """The job of a trigger event, checked; a ``failed`` event returns the failed job (the caller decides).
+
+    :param event: what the trigger fired, as the worker received it.
+    :param job_id: the job the wait was for, for messages.
+    :raises AirflowFailException: the job does not exist (retrying changes nothing).
+    :raises AirflowException: a malformed event, or the trigger could not read the job (retries apply).
+    """
+    if not isinstance(event, dict) or event.get("status") not in TRIGGER_EVENT_STATUSES:
+        raise AirflowException(f"Unexpected event from CfwJobTrigger for job {job_id}: {event!r}")
+    status = event["status"]
+    if status == "error":
+        message = _with_details(
+            str(event.get("message") or f"CfwJobTrigger gave up on CFW job {job_id}"),
+            ("error code", event.get("error_code")),
+            ("request id", event.get("request_id")),
+        )
+        if event.get("error_code") == JOB_NOT_FOUND_CODE:
+            raise AirflowFailException(message)
+        raise AirflowException(message)
+    try:
+        job = CfwJob.from_dict(event["job"])
+    except (KeyError, TypeError, ValueError) as err:
+        raise AirflowException(f"CfwJobTrigger event for job {job_id} has no valid job: {event!r}") from err
+    expected = CfwJobStatus.SUCCESS if status == "success" else CfwJobStatus.FAILED
+    if job.status is not expected:
+        raise AirflowException(f"CfwJobTrigger event does not match the job's status: {event!r}")
+    return job
+
+
+def _with_details(message: str, *details: tuple[str, object]) -> str:
+    # The trigger's message usually quotes the API error, code and request id included already:
+    # add only what it lacks, so support is given each id once.
+    missing = [f"{label} {value}" for label, value in details if value and str(value) not in message]
+    return f"{message} ({', '.join(missing)})" if missing else message
