@@ -144,11 +144,14 @@ class SessionRegistry:
             entry = _Lease(aiohttp.ClientSession(connector=connector, trust_env=False, auto_decompress=True))
             self._leases[loop] = entry
         entry.holders += 1
-        token = _LEASED.set(entry.session)
+        outer = _LEASED.get()
+        _LEASED.set(entry.session)
         try:
             yield entry.session
         finally:
-            _LEASED.reset(token)
+            # Not reset(token): a generator abandoned by its consumer is closed by asyncio in another
+            # task (another context), where reset raises and the lease would never be given back.
+            _LEASED.set(outer)
             entry.holders -= 1
             if entry.holders == 0 and self._leases.get(loop) is entry:
                 del self._leases[loop]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import gc
 import importlib
 import json
@@ -272,3 +273,18 @@ def test_first_polls_of_waits_started_together_are_spread_over_one_interval() ->
     assert delays == [make_trigger(f"job-{i:04d}", poll_interval=10).first_poll_delay for i in range(1_000)]
     buckets = [sum(1 for d in delays if k <= d < k + 1) for k in range(10)]
     assert min(buckets) >= 50, buckets
+
+
+async def test_a_wait_abandoned_after_its_event_still_gives_the_pool_back(
+    emu: Any, conn: dict[str, Any]
+) -> None:
+    from airflow_provider_cfw.core.transport import SESSIONS
+
+    job_id = new_job_id()
+    emu.add_job(PROJECT, job_id, statuses=["Success"])
+    run = make_trigger(job_id).run()
+    event = await run.__anext__()
+    assert event.payload["status"] == "success"
+    # The consumer stops iterating; asyncio later closes the generator from a task of its own.
+    await asyncio.create_task(run.aclose(), context=contextvars.Context())
+    assert SESSIONS._leases.get(asyncio.get_running_loop()) is None  # last lease gone, pool closed
