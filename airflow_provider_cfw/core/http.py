@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from types import MappingProxyType
 from urllib.parse import SplitResult, quote, urlsplit
 
@@ -65,6 +65,11 @@ class HttpRequest:
         object.__setattr__(self, "method", self.method.upper())
         object.__setattr__(self, "headers", _frozen_headers(self.headers))
 
+    @cached_property
+    def header_items(self) -> tuple[tuple[str, str], ...]:
+        """The headers as a tuple of pairs, kept with the request: what the signer is cached by."""
+        return tuple(self.headers.items())
+
     @property
     def path(self) -> str:
         return split_url(self.url).path or "/"
@@ -111,7 +116,8 @@ class HttpResponse:
     body: bytes
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "headers", _frozen_headers({k.lower(): v for k, v in self.headers.items()}))
+        lowered = {k.lower(): v for k, v in self.headers.items()}
+        object.__setattr__(self, "headers", MappingProxyType(lowered))
 
     @property
     def request_id(self) -> str | None:

@@ -120,7 +120,7 @@ def string_to_sign(canonical: str, sdk_date: str) -> str:
 
 
 def compute_signature(sk: str, to_sign: str) -> str:
-    return hmac.new(sk.encode("utf-8"), to_sign.encode("utf-8"), hashlib.sha256).hexdigest()
+    return hmac.digest(sk.encode("utf-8"), to_sign.encode("utf-8"), "sha256").hex()
 
 
 def sign_request(
@@ -140,7 +140,53 @@ def sign_request(
     :param project_id: sent and signed as ``X-Project-Id``; ``None`` for global calls (IAM).
     :param now: the signing time; defaults to the current UTC time.
     """
-    headers = dict(request.headers)
+    signer = _signer(request.method, request.url, request.header_items, request.body, credentials, project_id)
+    return signer.sign(request, now)
+
+
+#: Stands for the date in a signer's canonical request; a header value can hold no NUL.
+_DATE_SLOT = "\x00date\x00"
+
+
+@dataclass(frozen=True)
+class _Signer:
+    """Everything about signing one request but the time, worked out once: a trigger signs the same
+    request (only ``X-Sdk-Date`` changes) on every poll of its wait."""
+
+    headers: tuple[tuple[str, str], ...]
+    #: The ``X-Sdk-Date`` the request came with (signed as is), else ``None`` (the signing time).
+    fixed_date: str | None
+    date_name: str
+    canonical_head: str
+    canonical_tail: str
+    authorization: str
+    sk: str = field(repr=False)
+
+    def sign(self, request: HttpRequest, now: datetime | None) -> HttpRequest:
+        headers = dict(self.headers)
+        if self.fixed_date is not None:
+            sdk_date = self.fixed_date
+            canonical = self.canonical_head
+        else:
+            sdk_date = format_sdk_date(now) if now is not None else _sdk_date_at(int(time.time()))
+            headers[self.date_name] = sdk_date
+            canonical = self.canonical_head + sdk_date + self.canonical_tail
+        headers["Authorization"] = self.authorization + compute_signature(
+            self.sk, string_to_sign(canonical, sdk_date)
+        )
+        return HttpRequest(request.method, request.url, headers, request.body)
+
+
+@lru_cache(maxsize=8192)
+def _signer(
+    method: str,
+    url: str,
+    header_items: tuple[tuple[str, str], ...],
+    body: bytes,
+    credentials: AkSkCredentials,
+    project_id: str | None,
+) -> _Signer:
+    headers = dict(header_items)
     present = {name.lower(): name for name in headers}
 
     def put(name: str, value: str) -> None:
@@ -151,14 +197,15 @@ def sign_request(
         headers[name] = value
         present[name.lower()] = name
 
+    fixed_date = None
     date_name = present.get(HEADER_DATE.lower())
     if date_name is not None:
-        sdk_date = headers[date_name]
+        fixed_date = headers[date_name]
     else:
-        sdk_date = format_sdk_date(now) if now is not None else _sdk_date_at(int(time.time()))
-        put(HEADER_DATE, sdk_date)
+        date_name = HEADER_DATE
+        put(HEADER_DATE, _DATE_SLOT)
     if "host" not in present:
-        put("Host", request.netloc)
+        put("Host", split_url(url).netloc)
     if project_id is not None:
         put(HEADER_PROJECT_ID, project_id)
     if credentials.security_token:
@@ -169,13 +216,17 @@ def sign_request(
     ):
         put(HEADER_CONTENT_SHA256, UNSIGNED_PAYLOAD)
     names = sorted(name for name in present if "_" not in name)
-    canonical = _canonical(request.method, request.url, headers, request.body, names)
-    signature = compute_signature(credentials.sk, string_to_sign(canonical, sdk_date))
-    put(
-        "Authorization",
-        f"{ALGORITHM} Access={credentials.ak}, SignedHeaders={';'.join(names)}, Signature={signature}",
+    canonical = _canonical(method, url, headers, body, names)
+    head, _, tail = canonical.partition(_DATE_SLOT) if fixed_date is None else (canonical, "", "")
+    return _Signer(
+        headers=tuple(headers.items()),
+        fixed_date=fixed_date,
+        date_name=date_name,
+        canonical_head=head,
+        canonical_tail=tail,
+        authorization=f"{ALGORITHM} Access={credentials.ak}, SignedHeaders={';'.join(names)}, Signature=",
+        sk=credentials.sk,
     )
-    return HttpRequest(request.method, request.url, headers, request.body)
 
 
 @dataclass(frozen=True)
