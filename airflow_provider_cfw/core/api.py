@@ -10,6 +10,7 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from pendulum import DateTime
@@ -102,8 +103,11 @@ def api_request(
 # ---- CFW: List Job Status -------------------------------------------------------------------
 
 
+@lru_cache(maxsize=8192)
 def job_request(endpoint: str, project_id: str, job_id: str) -> HttpRequest:
-    """``GET /v3/{project_id}/jobs/{job_id}``; ids must already be validated as safe path segments."""
+    """``GET /v3/{project_id}/jobs/{job_id}``; ids must already be validated as safe path segments.
+
+    Cached (the request is immutable): a trigger asks for the same job on every poll."""
     return HttpRequest("GET", f"{endpoint}/v3/{project_id}/jobs/{job_id}", JSON_HEADERS)
 
 

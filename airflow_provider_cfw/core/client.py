@@ -14,6 +14,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
+from functools import lru_cache, partial
 from typing import Any, Generic, TypeVar
 
 import aiohttp
@@ -52,6 +53,17 @@ class _Call(Generic[T]):
     auth: bool
     #: May it run twice? If not (a create), a failure that may have reached the service is not retried.
     idempotent: bool = True
+
+
+@lru_cache(maxsize=8192)
+def _job_call(endpoint: str, project_id: str, job_id: str) -> _Call[CfwJob]:
+    # The same call on every poll of a wait: built once, like its request (api.job_request).
+    return _Call(
+        partial(api.job_request, endpoint, project_id, job_id),
+        api.parse_job_response,
+        project_id=project_id,
+        auth=True,
+    )
 
 
 class CfwClient:
@@ -131,12 +143,7 @@ class CfwClient:
         )
 
     def _job_call(self, job_id: str, project_id: str) -> _Call[CfwJob]:
-        return _Call(
-            lambda: api.job_request(self.settings.endpoint, project_id, job_id),
-            api.parse_job_response,
-            project_id=project_id,
-            auth=True,
-        )
+        return _job_call(self.settings.endpoint, project_id, job_id)
 
     def _projects_call(self) -> _Call[str]:
         region = self.settings.region or ""
@@ -312,21 +319,20 @@ class CfwClient:
             return cached.value
 
     def _run(self, call: _Call[T]) -> T:
-        policy = self._retry_for(call)
         attempt = 1
         while True:
             try:
-                return self._once(call)
+                if call.auth and self._uses_iam_password:
+                    return self._once_with_token(call)
+                return call.parse(self.sync_transport.send(self._prepared(call, self.settings.token)))
             except CfwError as err:
-                delay = policy.delay(attempt, err)
+                delay = self._retry_for(call).delay(attempt, err)
                 if delay is None:
                     raise
             time.sleep(delay)
             attempt += 1
 
-    def _once(self, call: _Call[T]) -> T:
-        if not (call.auth and self._uses_iam_password):
-            return call.parse(self.sync_transport.send(self._prepared(call, self.settings.token)))
+    def _once_with_token(self, call: _Call[T]) -> T:
         identity = self._token_identity(call.project_id)
         token = self._token(identity)
         try:
@@ -427,21 +433,21 @@ class CfwClient:
             return cached.value
 
     async def _arun(self, call: _Call[T]) -> T:
-        policy = self._retry_for(call)
         attempt = 1
         while True:
             try:
-                return await self._aonce(call)
+                # The common case (AK/SK, a static token, no auth) inline: a trigger's every poll runs this.
+                if call.auth and self._uses_iam_password:
+                    return await self._aonce_with_token(call)
+                return call.parse(await self.transport.send(self._prepared(call, self.settings.token)))
             except CfwError as err:
-                delay = policy.delay(attempt, err)
+                delay = self._retry_for(call).delay(attempt, err)
                 if delay is None:
                     raise
             await asyncio.sleep(delay)
             attempt += 1
 
-    async def _aonce(self, call: _Call[T]) -> T:
-        if not (call.auth and self._uses_iam_password):
-            return call.parse(await self.transport.send(self._prepared(call, self.settings.token)))
+    async def _aonce_with_token(self, call: _Call[T]) -> T:
         identity = self._token_identity(call.project_id)
         token = await self._atoken(identity)
         try:

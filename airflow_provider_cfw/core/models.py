@@ -82,6 +82,11 @@ class CfwJobStatus(StrEnum):
         return str(self.value)
 
 
+#: The statuses as CFW spells them, looked up directly on every poll (an unusual spelling goes through
+#: :meth:`CfwJobStatus._missing_`).
+_STATUSES = {status.value: status for status in CfwJobStatus}
+
+
 def parse_cfw_time(value: object) -> DateTime | None:
     """Parse a CFW time; see :func:`_parse_cfw_time`. Cached by value: a job's ``begin_time`` comes back
     unchanged on every poll, and building a pendulum ``DateTime`` costs more than the rest of the parse.
@@ -122,6 +127,8 @@ def _parse_cfw_time(value: object) -> DateTime | None:
 def _lenient_time(data: Mapping[str, Any], name: str, job_id: str) -> DateTime | None:
     """A time that does not read becomes None with one warning: it must not hide a readable status."""
     raw = data.get(name)
+    if raw is None:  # end_time, on every poll of a running job
+        return None
     try:
         return parse_cfw_time(raw)
     except ValueError as err:
@@ -160,7 +167,8 @@ class CfwJob:
     def duration_seconds(self) -> float | None:
         if self.begin_time is None or self.end_time is None:
             return None
-        return (self.end_time - self.begin_time).total_seconds()
+        # datetime's own subtraction: pendulum's builds an Interval, many times dearer, for one number.
+        return datetime.__sub__(self.end_time, self.begin_time).total_seconds()
 
     @classmethod
     def from_data(cls, data: Mapping[str, Any], *, request_id: str | None = None) -> CfwJob:
@@ -173,7 +181,7 @@ class CfwJob:
             raise ValueError("data.status is missing or not a string")
         return cls(
             id=job_id,
-            status=CfwJobStatus(status),
+            status=_STATUSES.get(status) or CfwJobStatus(status),
             begin_time=_lenient_time(data, "begin_time", job_id),
             end_time=_lenient_time(data, "end_time", job_id),
             request_id=request_id,

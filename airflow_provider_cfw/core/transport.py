@@ -179,7 +179,10 @@ class AsyncTransport:
         self._settings = settings
         self._registry = registry
         connect, read = settings.timeout
-        self._timeout = aiohttp.ClientTimeout(sock_connect=connect, sock_read=read, total=connect + read)
+        # (connect, read) as requests applies it: each connection attempt, then each wait for the answer's
+        # bytes, is bounded. No overall limit on top: it would cost every poll one more timer on the loop,
+        # and the two bounds already end every request that stalls.
+        self._timeout = aiohttp.ClientTimeout(total=None, sock_connect=connect, sock_read=read)
         verify = settings.verify
         self._ssl: ssl.SSLContext | bool | None = (
             verify if isinstance(verify, bool) else _SSL_CONTEXTS.get(verify)
@@ -196,13 +199,11 @@ class AsyncTransport:
         return self._ssl
 
     async def send(self, request: HttpRequest) -> HttpResponse:
-        leased = _LEASED.get()
-        if leased is not None and not leased.closed:
-            return await self._send(leased, request)
-        async with self._registry.lease() as session:
-            return await self._send(session, request)
-
-    async def _send(self, session: aiohttp.ClientSession, request: HttpRequest) -> HttpResponse:
+        session = _LEASED.get()
+        if session is None or session.closed:
+            # Not inside a lease (a one-off call): take one for this request, which then finds it.
+            async with self._registry.lease():
+                return await self.send(request)
         ssl_option = self._ssl if self._ssl is not None else await self._ssl_option()
         try:
             async with session.request(
