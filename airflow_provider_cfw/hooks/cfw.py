@@ -106,10 +106,15 @@ class CfwHook(BaseHook):
 
     async def aclient(self) -> CfwClient:
         """The client, looked up without blocking the event loop on first use (see
-        :mod:`~airflow_provider_cfw.hooks.connection_cache`: waits starting together share one lookup)."""
+        :mod:`~airflow_provider_cfw.hooks.connection_cache`: waits starting together share one lookup,
+        and the settings built from it)."""
         if self._client is None:
             fields = await ASYNC_CONNECTIONS.get(self.cfw_conn_id, self._alookup)
-            self._client = self._make_client(self._settings(fields.login, fields.password, fields.extra))
+            overrides = (self.region, self.project_id, self.timeout, self.max_retries)
+            settings = fields.derive(
+                overrides, lambda: self._settings(fields.login, fields.password, fields.extra)
+            )
+            self._client = self._make_client(settings)
         return self._client
 
     async def _alookup(self) -> ConnectionFields:

@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Hashable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 #: How long a looked-up connection is reused by waits that start after it.
 CACHE_SECONDS = 30.0
@@ -26,6 +28,9 @@ CACHE_SECONDS = 30.0
 class ConnectionFields:
     """What the hook reads from an Airflow connection. The password never appears in a repr.
 
+    What is derived from it (the hook's validated settings) is kept with it, so the waits that start
+    on one answer validate it once, and a new lookup (an edit, or the expiry) starts afresh.
+
     :param login: the connection's login.
     :param password: the connection's password.
     :param extra: the connection's extras, parsed.
@@ -34,6 +39,15 @@ class ConnectionFields:
     login: str | None
     password: str | None = field(repr=False)
     extra: Mapping[str, Any] = field(repr=False)
+    _derived: dict[Hashable, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    def derive(self, key: Hashable, build: Callable[[], T]) -> T:
+        """``build()``, called once per ``key`` for this answer (only ever on the event loop)."""
+        try:
+            value: T = self._derived[key]
+        except KeyError:
+            value = self._derived[key] = build()
+        return value
 
 
 class AsyncConnectionCache:
