@@ -17,6 +17,7 @@ from airflow_provider_cfw.core.errors import CfwApiError, CfwError, CfwJobNotFou
 from airflow_provider_cfw.core.models import CfwJob, CfwJobStatus
 
 if TYPE_CHECKING:
+    from airflow_provider_cfw.core.client import CfwClient
     from airflow_provider_cfw.hooks.cfw import CfwHook
 
 _HOOK_MODULE = "airflow_provider_cfw.hooks.cfw"
@@ -99,6 +100,7 @@ class CfwJobTrigger(BaseTrigger):
         # first polls, and the connection lookups before them, over one interval instead of one instant.
         await _sleep(self.first_poll_delay)
         hook = (await _hook_class())(self.cfw_conn_id, region=self.region, project_id=self.project_id)
+        client: CfwClient | None = None
         warned_unknown = False
         transient_errors = 0
         # The lease keeps the loop's shared connection pool (and IAM token) alive between polls.
@@ -106,7 +108,9 @@ class CfwJobTrigger(BaseTrigger):
             while True:
                 progress.polls += 1
                 try:
-                    job = await hook.aget_job(self.job_id, self.project_id)
+                    # Looked up in the loop, so that an undefined connection ends in an error event too.
+                    client = client or await hook.aclient()
+                    job = await client.aget_job(self.job_id, self.project_id)
                 except CfwJobNotFound as err:
                     if self.not_found_deadline is not None and time.time() < self.not_found_deadline:
                         self.log.info("CFW job %s not visible yet; waiting", self.job_id)
@@ -138,13 +142,13 @@ class CfwJobTrigger(BaseTrigger):
                     return
 
                 transient_errors = 0
-                progress.saw(job.status)
                 if job.status is CfwJobStatus.SUCCESS:
                     yield self._job_event("success", job, f"CFW job {self.job_id} succeeded")
                     return
                 if job.status is CfwJobStatus.FAILED:
                     yield self._job_event("failed", job, f"CFW job {self.job_id} failed")
                     return
+                progress.saw(job.status)
                 if not job.status.is_known and not warned_unknown:
                     warned_unknown = True
                     self.log.warning(
@@ -152,6 +156,9 @@ class CfwJobTrigger(BaseTrigger):
                         self.job_id,
                         job.status.value,
                     )
+                # Not held through the pause: what lives a whole interval reaches the collector's oldest
+                # generation, and enough of it sets off a full collection of the triggerer's heap.
+                del job
                 await _sleep(self.poll_interval)
 
     @property
@@ -188,7 +195,8 @@ class CfwJobTrigger(BaseTrigger):
 class _Progress:
     """What a wait logs between its start and its event: the first status it reads, each change, and
     a heartbeat when the status has not changed for :data:`HEARTBEAT_SECONDS`, so a long wait shows
-    signs of life without a line per poll."""
+    signs of life without a line per poll. The final status has no line of its own: the triggerer
+    logs the event, whose message says it."""
 
     def __init__(self, trigger: CfwJobTrigger) -> None:
         self.trigger = trigger
@@ -197,20 +205,21 @@ class _Progress:
         self.status: str | None = None
 
     def saw(self, status: CfwJobStatus) -> None:
-        log, job_id, now = self.trigger.log, self.trigger.job_id, _monotonic()
-        if status.value != self.status:
-            if self.status is None:
-                log.info("CFW job %s is %s", job_id, status.value)
-            else:
-                log.info("CFW job %s is now %s (was %s)", job_id, status.value, self.status)
-            self.status = status.value
-        elif now - self.last_line >= HEARTBEAT_SECONDS:
+        # Called on every poll, and most polls log nothing: the logger is only looked up to log.
+        now = _monotonic()
+        if status == self.status and now - self.last_line < HEARTBEAT_SECONDS:
+            return
+        log, job_id = self.trigger.log, self.trigger.job_id
+        if self.status is None:
+            log.info("CFW job %s is %s", job_id, status.value)
+        elif status != self.status:
+            log.info("CFW job %s is now %s (was %s)", job_id, status.value, self.status)
+        else:
             minutes = (now - self.started) / 60
             log.info(
                 "CFW job %s still %s after %.0f min, %d polls", job_id, status.value, minutes, self.polls
             )
-        else:
-            return
+        self.status = status.value
         self.last_line = now
 
 
