@@ -14,10 +14,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from benchmarks.calls import call_cost, calls_table
 from benchmarks.docs_page import render_page
 from benchmarks.harness import CLIENT_KINDS, ROOT, RunResult, emulator_process, run_matrix
 from benchmarks.parse_cost import measure_parse_cost
-from benchmarks.report import environment, parse_table, results_tables, startup_table, targets_table
+from benchmarks.report import LABELS, environment, parse_table, results_tables, startup_table, targets_table
 from benchmarks.startup import measure_startup
 
 
@@ -46,6 +47,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--skip-startup", action="store_true", help="skip the one-trigger start-up probe")
     parser.add_argument("--skip-parse", action="store_true", help="skip the DAG parse cost")
+    parser.add_argument("--skip-calls", action="store_true", help="skip the Python calls per poll")
     parser.add_argument(
         "--provider-src", type=Path, help="measure the provider package from this source tree"
     )
@@ -116,9 +118,16 @@ def main(argv: list[str] | None = None) -> int:
         with emulator_process() as emu:
             startup = measure_startup(emu, provider_src)
     parse = None if args.skip_parse else measure_parse_cost(args.parse_samples, provider_src)
+    calls = None
+    if not args.skip_calls:
+        with emulator_process() as emu:
+            costs = {kind: call_cost(emu, kind) for kind in args.clients.split(",")}
+        calls = calls_table(costs, args.polls, LABELS)
 
     env = environment(command, str(provider_src) if provider_src else None)
     sections = [env, "", results_tables(results)]
+    if calls is not None:
+        sections += ["### Python calls (counts)", "", calls, ""]
     if startup is not None:
         sections += ["### Starting one trigger", "", startup_table(startup), ""]
     if parse is not None:
@@ -135,6 +144,7 @@ def main(argv: list[str] | None = None) -> int:
             targets_table(results, parse),
             startup,
             parse,
+            calls,
             polls=args.polls,
             repeat=args.repeat,
         )

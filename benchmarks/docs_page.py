@@ -44,7 +44,7 @@ Per client, from the moment the waits start (imports and interpreter start-up ex
 | CPU s / 1,000 polls | time | the client process's CPU (all threads) during the waits, less what the same process burns idle with the lag ticker running (measured for 0.5 s first), per 1,000 polls the emulator answered |
 | loop lag p50 / p99 / max | time | a coroutine sleeps 10 ms over and over and records how late it wakes: how long the loop was busy with something else |
 | longest GC pause | time | the longest garbage collection during the waits (`gc.callbacks`): a full collection walks every object the process holds, Airflow's included, with the loop stopped |
-| peak RSS | size | the process's peak resident memory; for the provider, what `import airflow` added to the fresh interpreter is shown in brackets (a triggerer has paid it already) |
+| peak RSS | size | the process's peak resident memory; for the provider, what Airflow (`airflow.jobs.triggerer_job_runner`, the module a triggerer runs) added to the fresh interpreter is shown in brackets (a triggerer has paid it already) |
 | TCP conns | count | connections the emulator accepted |
 | IAM tokens | count | tokens the emulator issued (`POST /v3/auth/tokens`) |
 | polls / ideal | count | job requests the emulator answered, against N x polls per wait (more means retries or duplicate polls) |
@@ -83,6 +83,7 @@ def render_page(
     targets: str,
     startup: dict[str, Any] | None,
     parse: ParseCost | None,
+    calls: str | None,
     *,
     polls: int,
     repeat: int,
@@ -102,6 +103,21 @@ def render_page(
         targets,
         "",
     ]
+    if calls is not None:
+        parts += [
+            "## Python calls per poll",
+            "",
+            "The one cost figure that is a count, so it does not move with the machine's load: every Python "
+            "function call a client makes for its waits (cProfile, plain HTTP, 50 waits of 2 and of 12 "
+            "polls, in its own process; `benchmarks/calls.py`). The difference between the two runs is "
+            "the cost of a poll; what is left is the cost of starting and ending a wait. Calls are not "
+            "all alike (a syscall or a hash counts one), but the provider's extra work is almost all "
+            "Python, so the ratio tracks its CPU. `make test` holds the provider to at most 1.25x the "
+            "floor's calls per poll (`tests/benchmarks/test_bench_smoke.py`).",
+            "",
+            calls,
+            "",
+        ]
     if startup is not None:
         parts += [
             "## Starting one trigger",

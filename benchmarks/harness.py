@@ -97,6 +97,7 @@ class RunSpec:
     :param interval: seconds between polls.
     :param auth: the provider's connection: ``aksk`` or ``password``.
     :param gc_freeze: ``gc.freeze()`` after the imports, before the clock starts.
+    :param count_calls: count the client's Python function calls instead of measuring it.
     """
 
     kind: str
@@ -104,6 +105,7 @@ class RunSpec:
     interval: float
     auth: str = "aksk"
     gc_freeze: bool = False
+    count_calls: bool = False
 
     @property
     def n(self) -> int:
@@ -219,6 +221,7 @@ def run_client(
         "pool_size": POOL_SIZE,
         "jobs": ids,
         "gc_freeze": spec.gc_freeze,
+        "count_calls": spec.count_calls,
         # Generous: four times the ideal wait, plus start-up on a busy machine.
         "deadline_s": 4 * max(spec.polls) * spec.interval + 30,
     }

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from benchmarks.calls import call_cost
 from benchmarks.harness import POOL_SIZE, EmulatorProcess, RunSpec, emulator_process, mixed, run_client
 from benchmarks.probe import HopCounter
 
@@ -44,6 +45,22 @@ def test_provider_waits_cost_what_they_should(bench_emulator: EmulatorProcess, a
         f"thread hops per wait: {statistics.median(few)} with {FEW} polls, {statistics.median(many)} "
         f"with {MANY}; callers: {result.client['hop_sites']}"
     )
+
+
+#: A poll's Python calls against the floor's (a bare shared aiohttp session). About 1.22 now: signing,
+#: the read timeout, parsing. The old overall timeout timer alone made it 1.28.
+MAX_CALLS_PER_POLL_VS_FLOOR = 1.25
+#: Starting and ending one wait: about 950 now (the hook, the first poll's signer, the first-status log
+#: line, the event). Validating the connection per wait instead of per lookup made it 1,500.
+MAX_CALLS_PER_WAIT = 1_300
+
+
+@pytest.mark.timeout(180)
+def test_a_poll_costs_few_python_calls_more_than_the_floor(bench_emulator: EmulatorProcess) -> None:
+    """The hot path in counts (CPU time is too noisy to assert): Python calls per poll and per wait."""
+    floor, provider = call_cost(bench_emulator, "floor"), call_cost(bench_emulator, "provider")
+    assert provider.per_poll <= MAX_CALLS_PER_POLL_VS_FLOOR * floor.per_poll, (provider, floor)
+    assert provider.per_wait <= MAX_CALLS_PER_WAIT, (provider, floor)
 
 
 async def test_the_hop_counter_sees_every_kind_of_thread_hop() -> None:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 import importlib
 import random
 import string
+from datetime import UTC, datetime
 
 import pytest
 
@@ -52,6 +54,32 @@ def test_vector_a() -> None:
         f"SDK-HMAC-SHA256 Access={AK}, SignedHeaders=content-type;host;user-agent;x-project-id;x-sdk-date, "
         "Signature=ac80dbd9244960b76fad2db1ed67471c7001cf4f7d3b1dc3852d065ea5ed8031"
     )
+
+
+def test_the_same_request_signed_again_later_carries_the_new_time() -> None:
+    # A trigger signs one request on every poll: what is worked out once must leave the date to each signing.
+    request = HttpRequest("GET", f"https://{HOST}{JOB_PATH}", {"Content-Type": "application/json"})
+    credentials = AkSkCredentials(AK, SK, "FAKE-SECURITY-TOKEN")
+    first = sign_request(request, credentials, project_id=PROJECT, now=datetime(2024, 1, 1, tzinfo=UTC))
+    later = sign_request(
+        request, credentials, project_id=PROJECT, now=datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC)
+    )
+    assert first.headers["X-Sdk-Date"] == "20240101T000000Z"
+    assert later.headers["X-Sdk-Date"] == "20240102T030405Z"
+    assert first.headers["Authorization"] != later.headers["Authorization"]
+    for signed in (first, later):
+        parsed = parse_authorization(signed.headers["Authorization"])
+        assert verify_request(signed, parsed, SK)
+        # The signature of the canonical request built afresh from what is sent, not from the cache.
+        expected = hmac.new(
+            SK.encode(),
+            string_to_sign(
+                canonical_request(signed, parsed.signed_headers), signed.headers["X-Sdk-Date"]
+            ).encode(),
+            hashlib.sha256,
+        ).hexdigest()
+        assert parsed.signature == expected
+    assert request.headers == {"Content-Type": "application/json"}  # not modified
 
 
 def test_vector_b() -> None:

@@ -52,6 +52,30 @@ async def test_hooks_starting_together_share_one_lookup(
     assert emu.stats.count("cfw.job", 200) == N_HOOKS
 
 
+async def test_waits_on_one_lookup_share_its_validated_settings(
+    set_conn: ConnSetter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    set_conn()
+    built: list[str] = []
+    real = CfwHook._settings
+
+    def counting(self: CfwHook, *args: Any) -> Any:
+        built.append(self.cfw_conn_id)
+        return real(self, *args)
+
+    monkeypatch.setattr(CfwHook, "_settings", counting)
+    clients = [await CfwHook().aclient() for _ in range(N_HOOKS)]
+    assert len({id(client.settings) for client in clients}) == 1
+    assert len({id(client) for client in clients}) == N_HOOKS  # each hook keeps its own client
+    assert built == ["cfw_default"]
+    # Other overrides are other settings, from the same lookup.
+    assert (await CfwHook(region="cn-north-1").aclient()).settings.region == "cn-north-1"
+    assert len(built) == 2
+    set_conn(max_retries=1)  # a new lookup: validated afresh
+    assert (await CfwHook().aclient()).settings.max_retries == 1
+    assert len(built) == 3
+
+
 async def test_a_changed_environment_connection_is_used_at_once(
     emu: CfwEmulator, set_conn: ConnSetter, lookups: list[str]
 ) -> None:
