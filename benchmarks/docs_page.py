@@ -26,7 +26,8 @@ emulator process** (`airflow_provider_cfw.testing.CfwEmulator` in a child proces
   trigger and `HttpSensorTrigger`: a new TCP (and TLS) connection per poll.
 - **`CfwJobTrigger`**: real triggers, `async for event in trigger.run()`, all on one event loop as on a
   triggerer; the connection comes from `AIRFLOW_CONN_CFW_DEFAULT` (AK/SK signing, as in production).
-  The hook module is imported before the clock starts; starting a trigger cold is measured apart.
+  Before the clock starts the process loads what a triggerer's has loaded (`airflow.jobs.triggerer_job_runner`)
+  and the hook module; starting a trigger cold is measured apart.
 
 Each of the N waits polls a job scripted to answer `Running` {polls_minus_one} times, then `Success`,
 sleeping the interval after each answer (as the trigger does), all N starting at the same instant.
