@@ -1,7 +1,7 @@
 """Python function calls per poll and per wait: the one cost figure that is a count.
 
-CPU time on a shared machine moves by 10 % from run to run; the number of Python function calls a
-client makes for the same waits does not (it moves with the event loop's wake-ups, by well under 1 %).
+CPU time on a shared machine moves by tens of per cent from run to run; the number of Python function
+calls a client makes for the same waits moves by a few (with how the event loop's wake-ups fall).
 Each client runs twice under cProfile in its own process, with few and with many polls per wait: the
 difference is the cost of a poll, and what is left is the cost of starting and ending a wait.
 """
