@@ -34,6 +34,11 @@ from typing import Any
 from benchmarks.probe import GcPauses, HopCounter, LagTicker, peak_rss_kb, rss_kb
 
 TERMINAL = frozenset({"Success", "Failed"})
+#: The client writes the first file once it has warmed up, and starts its waits when the harness writes
+#: the second (after zeroing the emulator's counters).
+READY_FILE, GO_FILE = "ready", "go"
+#: Imports and one warm-up wait, on a busy machine.
+WARM_UP_TIMEOUT_S = 120.0
 #: Seconds the ticker runs alone first, to take its own (and an idle process's) CPU out of the figure.
 IDLE_CALIBRATION_SECONDS = 0.5
 
@@ -199,6 +204,34 @@ async def _count_calls(spec: dict[str, Any], result: dict[str, Any]) -> None:
     result.update(python_calls=pstats.Stats(profile).total_calls, waits=waits)  # type: ignore[attr-defined]
 
 
+async def _warm_up(spec: dict[str, Any]) -> None:
+    """One wait on the warm-up job, on a loop of its own, so that what a process pays once (Airflow's
+    secrets backends, the logging set-up, the first connection) is not counted as the cost of polls: a
+    triggerer that has run for a while has paid it. The provider then forgets the connection, the
+    token and the project it looked up, so that the measured waits look them up as before."""
+
+    async def run(wait: WaitFactory) -> None:
+        await wait(spec["warm_up_job"])
+
+    await KINDS[spec["kind"]](spec, run)
+    if spec["kind"] == "provider":
+        from airflow_provider_cfw.core.iam import PROJECTS, TOKENS
+        from airflow_provider_cfw.hooks.connection_cache import ASYNC_CONNECTIONS
+
+        ASYNC_CONNECTIONS.clear()
+        TOKENS.clear()
+        PROJECTS.clear()
+
+
+def _wait_for_the_harness() -> None:
+    Path(READY_FILE).write_text("")
+    deadline = time.monotonic() + WARM_UP_TIMEOUT_S
+    while not Path(GO_FILE).exists():
+        if time.monotonic() > deadline:
+            raise SystemExit(f"no word from the harness within {WARM_UP_TIMEOUT_S:.0f} s")
+        time.sleep(0.01)
+
+
 def main(argv: list[str]) -> int:
     spec = json.loads(Path(argv[0]).read_text())
     result: dict[str, Any] = {"kind": spec["kind"], "rss_start_kb": rss_kb()}
@@ -217,11 +250,13 @@ def main(argv: list[str]) -> int:
         import aiohttp  # noqa: F401 - imported before the clock starts
     result["imports_s"] = time.perf_counter() - started
     result["rss_ready_kb"] = rss_kb()
+    asyncio.run(_warm_up(spec))
     if spec.get("gc_freeze"):
         # What the loop's worst lag would be if the process kept its import-time heap (Airflow's, for
         # the provider) out of the collector's full passes.
         gc.collect()
         gc.freeze()
+    _wait_for_the_harness()
     asyncio.run(_count_calls(spec, result) if spec.get("count_calls") else _measure(spec, result))
     Path(argv[1]).write_text(json.dumps(result))
     return 0

@@ -38,7 +38,11 @@ sockets) but stall the loop, and a real triggerer's waits are spread anyway, def
 A client still polling after four times the ideal wait (plus 30 s) is stopped: the `events` column
 then shows how many waits it finished, and `polls / ideal` how far it got.
 
-Per client, from the moment the waits start (imports and interpreter start-up excluded):
+Per client, from the moment the waits start: interpreter start-up, imports and one warm-up wait of the
+client's own (on a loop of its own, before the emulator's counters are zeroed) are excluded, so that
+what a process pays once (for the provider: Airflow's secrets backends, its logging set-up, the first
+connection) is not counted as the cost of polls; "Starting one trigger" below shows it
+apart. The provider forgets the connection, token and project it looked up in the warm-up.
 
 | figure | kind | how |
 |---|---|---|

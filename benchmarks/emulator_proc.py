@@ -6,7 +6,8 @@ answers:
 - ``{"op": "setup", "jobs": [[job_id, polls], ...]}``: a fresh account (AK/SK, IAM user, project), a
   ready IAM token for the clients that send no signature, and each job scripted to answer ``Running``
   ``polls - 1`` times, then ``Success``; counters zeroed. Answers ``{"token": ...}``.
-- ``{"op": "collect"}``: the counters since the last setup and this process's CPU seconds.
+- ``{"op": "zero"}``: the counters zeroed (a client has warmed up); answers this process's CPU seconds.
+- ``{"op": "collect"}``: the counters since the last setup or zero, and this process's CPU seconds.
 - ``{"op": "quit"}``.
 """
 
@@ -64,7 +65,13 @@ def main(argv: list[str] | None = None) -> int:
             command = json.loads(line)
             if command["op"] == "quit":
                 break
-            answer = _setup(emu, command["jobs"]) if command["op"] == "setup" else _collect(emu)
+            if command["op"] == "setup":
+                answer = _setup(emu, command["jobs"])
+            elif command["op"] == "zero":
+                emu.reset_stats()
+                answer = {"cpu_s": time.process_time()}
+            else:
+                answer = _collect(emu)
             print(json.dumps(answer), flush=True)
     return 0
 

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.account import PROJECT, connection_uri_env
+from benchmarks.clients import GO_FILE, READY_FILE, WARM_UP_TIMEOUT_S
 from benchmarks.probe import percentile
 from benchmarks.tls import TlsFiles, write_tls_files
 
@@ -207,9 +209,12 @@ def run_client(
     run_id: str | None = None,
 ) -> RunResult:
     """Script the jobs on the emulator, run one client process to the end, and collect both sides."""
-    ids = job_ids(run_id or uuid.uuid4().hex, spec.n)
+    run_id = run_id or uuid.uuid4().hex
+    ids = job_ids(run_id, spec.n)
     job_polls = dict(zip(ids, spec.polls, strict=True))
-    token = emu.ask({"op": "setup", "jobs": [[j, p] for j, p in job_polls.items()]})["token"]
+    warm_up = job_ids(f"{run_id}/warm-up", 1)[0]
+    jobs = [[warm_up, 1], *([j, p] for j, p in job_polls.items())]
+    token = emu.ask({"op": "setup", "jobs": jobs})["token"]
     cafile = str(emu.tls.ca) if emu.tls is not None else None
     client_spec = {
         "kind": spec.kind,
@@ -220,6 +225,7 @@ def run_client(
         "interval": spec.interval,
         "pool_size": POOL_SIZE,
         "jobs": ids,
+        "warm_up_job": warm_up,
         "gc_freeze": spec.gc_freeze,
         "count_calls": spec.count_calls,
         # Generous: four times the ideal wait, plus start-up on a busy machine.
@@ -229,24 +235,46 @@ def run_client(
         tmp_path = Path(tmp)
         (tmp_path / "spec.json").write_text(json.dumps(client_spec))
         extra = connection_uri_env(emu.url, spec.auth, cafile) if spec.kind == "provider" else {}
-        cpu_before = emu.ask({"op": "collect"})["cpu_s"]
         with open(tmp_path / "client.log", "w") as log:
-            proc = subprocess.run(
+            proc = subprocess.Popen(
                 [sys.executable, "-m", "benchmarks.clients", "spec.json", "result.json"],
                 cwd=tmp_path,
                 env=client_env(provider_src, tmp_path, extra),
                 stdout=log,
                 stderr=subprocess.STDOUT,
-                timeout=client_spec["deadline_s"] + 120,
-                check=False,
             )
+            cpu_before = None
+            try:
+                # The client has warmed up (one wait of its own): count from here on.
+                if _ready(proc, tmp_path / READY_FILE):
+                    cpu_before = emu.ask({"op": "zero"})["cpu_s"]
+                    (tmp_path / GO_FILE).write_text("")
+                proc.wait(timeout=client_spec["deadline_s"] + 120)
+            finally:
+                if proc.poll() is None:
+                    proc.kill()
+                    proc.wait()
         server = emu.ask({"op": "collect"})
-        server["cpu_s"] -= cpu_before
         if proc.returncode != 0:
             tail = (tmp_path / "client.log").read_text()[-3000:]
             raise RuntimeError(f"{spec.kind} client exited {proc.returncode}:\n{tail}")
+        if cpu_before is None:
+            raise RuntimeError(f"{spec.kind} client exited before it warmed up")
+        server["cpu_s"] -= cpu_before
         client = json.loads((tmp_path / "result.json").read_text())
     return RunResult(spec, emu.tls is not None, client, server, job_polls)
+
+
+def _ready(proc: subprocess.Popen[bytes], ready: Path) -> bool:
+    """Wait (bounded) for the client to say it has warmed up; False if it exited first."""
+    deadline = time.monotonic() + WARM_UP_TIMEOUT_S
+    while not ready.exists():
+        if proc.poll() is not None:
+            return False
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the client did not warm up within {WARM_UP_TIMEOUT_S:.0f} s")
+        time.sleep(0.02)
+    return True
 
 
 def uniform(n: int, polls: int) -> tuple[int, ...]:

@@ -47,10 +47,10 @@ def test_provider_waits_cost_what_they_should(bench_emulator: EmulatorProcess, a
     )
 
 
-#: A poll's Python calls against the floor's (a bare shared aiohttp session): 1.19-1.26 from run to run
+#: A poll's Python calls against the floor's (a bare shared aiohttp session): 1.16-1.26 from run to run
 #: now (signing, the read timeout, parsing). Building the signer on every poll made it 1.34.
 MAX_CALLS_PER_POLL_VS_FLOOR = 1.3
-#: Starting and ending one wait: 840-1,010 now (the hook, the first poll's signer, the first-status log
+#: Starting and ending one wait: 770-1,010 now (the hook, the first poll's signer, the first-status log
 #: line, the event). Validating the connection per wait instead of per lookup made it 1,500.
 MAX_CALLS_PER_WAIT = 1_300
 
