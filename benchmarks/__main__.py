@@ -36,7 +36,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--polls", type=int, help="polls per wait (default 20)")
     parser.add_argument("--interval", type=float, default=1.0, help="seconds between polls (default 1)")
     parser.add_argument("--transports", help="http,tls (default both)")
-    parser.add_argument("--clients", default=",".join(CLIENT_KINDS), help="floor,per_poll,provider")
+    parser.add_argument(
+        "--clients", default=",".join(CLIENT_KINDS), help="floor,floor_airflow,per_poll,provider"
+    )
     parser.add_argument("--auth", default="aksk", choices=("aksk", "password"), help="the provider's auth")
     parser.add_argument(
         "--gc-freeze", action="store_true", help="gc.freeze() in each client after its imports"
@@ -81,6 +83,7 @@ def _raw(result: RunResult) -> dict[str, Any]:
         "lag_ms": [result.lag_ms(50), result.lag_ms(99), result.lag_ms()],
         "peak_rss_mb": result.peak_rss_mb,
         "airflow_rss_mb": result.airflow_rss_mb,
+        "own_rss_mb": result.own_rss_mb,
         "connections": result.connections,
         "tokens": result.tokens,
         "polls": result.polls,
@@ -121,7 +124,9 @@ def main(argv: list[str] | None = None) -> int:
     calls = None
     if not args.skip_calls:
         with emulator_process() as emu:
-            costs = {kind: call_cost(emu, kind) for kind in args.clients.split(",")}
+            # The floor with Airflow loaded runs the floor's code: the same calls.
+            kinds = [kind for kind in args.clients.split(",") if kind != "floor_airflow"]
+            costs = {kind: call_cost(emu, kind) for kind in kinds}
         calls = calls_table(costs, args.polls, LABELS)
 
     env = environment(command, str(provider_src) if provider_src else None)

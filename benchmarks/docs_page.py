@@ -16,14 +16,19 @@ machine rather than trusting these numbers on yours.
 
 ## What is measured
 
-Three clients poll the same jobs, each in **its own process**, one after another, against **one
+Four clients poll the same jobs, each in **its own process**, one after another, against **one
 emulator process** (`airflow_provider_cfw.testing.CfwEmulator` in a child process):
 
 - **floor**: one shared `aiohttp.ClientSession` (`trust_env=False`, 100 connections): a bare GET,
   `read()` and `json.loads`, with a ready IAM token in a fixed `X-Auth-Token` header (no signing,
   nothing computed per call). No client can do less work for the same answers.
+- **floor, Airflow loaded**: the same floor in a process that has first imported what a triggerer's
+  has (`airflow.jobs.triggerer_job_runner`), as the provider's process has. It does the floor's work
+  on a triggerer's heap: about 200,000 objects that every full garbage collection walks, with the
+  loop stopped, whoever's objects made the collection due.
 - **new session per poll**: the same GET in a new `ClientSession` per poll, the pattern of dbt-cloud's
-  trigger and `HttpSensorTrigger`: a new TCP (and TLS) connection per poll.
+  trigger and `HttpSensorTrigger`: a new TCP (and TLS) connection per poll. Those are triggers and run
+  only on a triggerer, so this process, too, has loaded Airflow first, as the provider's has.
 - **`CfwJobTrigger`**: real triggers, `async for event in trigger.run()`, all on one event loop as on a
   triggerer; the connection comes from `AIRFLOW_CONN_CFW_DEFAULT` (AK/SK signing, as in production).
   Before the clock starts the process loads what a triggerer's has loaded (`airflow.jobs.triggerer_job_runner`)
@@ -32,7 +37,7 @@ emulator process** (`airflow_provider_cfw.testing.CfwEmulator` in a child proces
 Each of the N waits polls a job scripted to answer `Running` {polls_minus_one} times, then `Success`,
 sleeping the interval after each answer (as the trigger does), all N starting at the same instant.
 Every client makes its first poll of a wait after the trigger's spread delay (a fraction of the
-interval derived from the job id, as after a triggerer restart), so all three make the same GETs at the
+interval derived from the job id, as after a triggerer restart), so all four make the same GETs at the
 same times: polls that stay bunched in one instant cost less per poll (one loop wake-up serves many
 sockets) but stall the loop, and a real triggerer's waits are spread anyway, deferred at different times.
 A client still polling after four times the ideal wait (plus 30 s) is stopped: the `events` column
@@ -42,14 +47,18 @@ Per client, from the moment the waits start: interpreter start-up, imports and o
 client's own (on a loop of its own, before the emulator's counters are zeroed) are excluded, so that
 what a process pays once (for the provider: Airflow's secrets backends, its logging set-up, the first
 connection) is not counted as the cost of polls; "Starting one trigger" below shows it
-apart. The provider forgets the connection, token and project it looked up in the warm-up.
+apart. The provider forgets the connection, token and project it looked up in the warm-up. Each
+client then runs one full garbage collection (`gc.collect()`) before the clock starts: the import-time
+heap makes one due, a triggerer that has run for a while has had it, and left to the waits it would
+land in the measured window as one long pause, in whichever client it fell. Full collections that the
+waits themselves make due are counted (`full GCs`) and their pauses are in the lag figures.
 
 | figure | kind | how |
 |---|---|---|
 | CPU s / 1,000 polls | time | the client process's CPU (all threads) during the waits, less what the same process burns idle with the lag ticker running (measured for 0.5 s first), per 1,000 polls the emulator answered |
 | loop lag p50 / p99 / max | time | a coroutine sleeps 10 ms over and over and records how late it wakes: how long the loop was busy with something else |
-| longest GC pause | time | the longest garbage collection during the waits (`gc.callbacks`): a full collection walks every object the process holds, Airflow's included, with the loop stopped |
-| peak RSS | size | the process's peak resident memory; for the provider, what Airflow (`airflow.jobs.triggerer_job_runner`, the module a triggerer runs) added to the fresh interpreter is shown in brackets (a triggerer has paid it already) |
+| longest GC pause (full GCs) | time (count) | the longest garbage collection during the waits (`gc.callbacks`), and how many were full collections: a full collection walks every object the process holds, Airflow's included, with the loop stopped |
+| peak RSS | size | the process's peak resident memory; where the process loaded Airflow, what `airflow.jobs.triggerer_job_runner` (the module a triggerer runs) added to the fresh interpreter is shown in brackets, and the ratios leave it out (a triggerer has paid it already) |
 | TCP conns | count | connections the emulator accepted |
 | IAM tokens | count | tokens the emulator issued (`POST /v3/auth/tokens`) |
 | polls / ideal | count | job requests the emulator answered, against N x polls per wait (more means retries or duplicate polls) |
@@ -77,7 +86,7 @@ BENCH_QUICK=1 make bench           # N = 100 x 5 polls, plain HTTP (about a minu
 .venv/bin/python -m benchmarks --write-docs                             # regenerate this page
 ```
 
-N = 3,000 at one poll per second needs more CPU than two shared cores give to three clients and the
+N = 3,000 at one poll per second needs more CPU than two shared cores give to four clients and the
 emulator; run it with `--n 3000` on a bigger machine.
 """
 

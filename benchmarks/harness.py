@@ -23,7 +23,9 @@ from benchmarks.tls import TlsFiles, write_tls_files
 ROOT = Path(__file__).resolve().parent.parent
 #: The provider's pool size, and the floor's.
 POOL_SIZE = 100
-CLIENT_KINDS = ("floor", "per_poll", "provider")
+#: ``floor_airflow`` is the floor in a process that has loaded what a triggerer's has: a full garbage
+#: collection there walks Airflow's heap, whoever's objects made it due.
+CLIENT_KINDS = ("floor", "floor_airflow", "per_poll", "provider")
 
 
 def client_env(provider_src: Path | None, home: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
@@ -94,7 +96,7 @@ def emulator_process(tls: TlsFiles | None = None) -> Iterator[EmulatorProcess]:
 class RunSpec:
     """One client run.
 
-    :param kind: ``floor``, ``per_poll`` or ``provider``.
+    :param kind: ``floor``, ``floor_airflow``, ``per_poll`` or ``provider``.
     :param polls: polls per wait, one entry per wait (the job answers Success on that poll).
     :param interval: seconds between polls.
     :param auth: the provider's connection: ``aksk`` or ``password``.
@@ -194,6 +196,15 @@ class RunResult:
     def airflow_rss_mb(self) -> float | None:
         after = self.client.get("rss_after_airflow_kb")
         return None if after is None else (after - self.client["rss_start_kb"]) / 1024
+
+    @property
+    def own_rss_mb(self) -> float:
+        """Peak RSS less what importing Airflow added: what a triggerer, which has paid that, pays."""
+        return self.peak_rss_mb - (self.airflow_rss_mb or 0.0)
+
+    @property
+    def full_collections(self) -> int:
+        return int(self.client["gc"]["full_collections"])
 
 
 def job_ids(prefix: str, count: int) -> list[str]:

@@ -17,6 +17,7 @@ from benchmarks.parse_cost import ParseCost
 
 LABELS = {
     "floor": "floor: one shared aiohttp session",
+    "floor_airflow": "floor, Airflow loaded",
     "per_poll": "new session per poll",
     "provider": "`CfwJobTrigger`",
 }
@@ -62,7 +63,8 @@ def _row(kind: str, runs: Sequence[RunResult]) -> str:
         LABELS.get(kind, kind),
         f"{_median(runs, lambda r: r.cpu_per_1000):.3f}",
         " / ".join(f"{_median(runs, _lag(p)):.1f}" for p in (50, 99, None)),
-        f"{_median(runs, lambda r: r.client['gc']['max_s'] * 1000):.0f}",
+        f"{_median(runs, lambda r: r.client['gc']['max_s'] * 1000):.0f} "
+        f"({_count(runs, lambda r: r.full_collections)})",
         _rss(runs),
         _count(runs, lambda r: r.connections),
         _count(runs, lambda r: r.tokens),
@@ -78,7 +80,7 @@ RATIO_FIGURES: tuple[tuple[str, Callable[[RunResult], float]], ...] = (
     ("CPU / poll", lambda r: r.cpu_per_1000),
     ("lag p99", lambda r: r.lag_ms(99)),
     ("lag max", lambda r: r.lag_ms()),
-    ("peak RSS", lambda r: r.peak_rss_mb),
+    ("peak RSS, Airflow's import excluded", lambda r: r.own_rss_mb),
     ("TCP conns", lambda r: r.connections),
     ("Success→event p50", lambda r: r.event_latency_ms(50)),
 )
@@ -103,14 +105,14 @@ def results_tables(results: Sequence[RunResult]) -> str:
             f"### {'TLS' if tls else 'plain HTTP'}, N = {n:,} waits x {polls} polls, {interval:g} s apart"
             f"{frozen} ({runs} run{'s' if runs > 1 else ''}; times are medians)",
             "",
-            "| client | CPU s / 1,000 polls | loop lag p50 / p99 / max ms | longest GC pause ms "
+            "| client | CPU s / 1,000 polls | loop lag p50 / p99 / max ms | longest GC pause ms (full GCs) "
             "| peak RSS MB | TCP conns "
             "| IAM tokens | polls / ideal | thread hops / poll | Success→event p50 / p99 ms | events |",
             "|---|---|---|---|---|---|---|---|---|---|---|",
         ]
         lines += [_row(kind, runs_) for kind, runs_ in by_kind.items()]
         provider = by_kind.get("provider")
-        others = [k for k in ("floor", "per_poll") if k in by_kind]
+        others = [k for k in ("floor", "floor_airflow", "per_poll") if k in by_kind]
         if provider and others:
             lines += ["", "| provider vs | " + " | ".join(name for name, _ in RATIO_FIGURES) + " |"]
             lines.append("|---" * (len(RATIO_FIGURES) + 1) + "|")
@@ -219,12 +221,21 @@ def environment(command: str, provider_src: str | None = None) -> str:
     )
 
 
+def _lag_target(lag: float, floor: Sequence[RunResult] | None) -> str:
+    if not floor:
+        return "n/a"
+    floor_lag = _median(floor, _lag(None))
+    met = lag <= 3 * floor_lag or lag <= 50
+    return f"{'yes' if met else 'no'} ({lag:.0f} ms vs {floor_lag:.0f} ms)"
+
+
 def targets_table(results: Sequence[RunResult], parse: ParseCost | None) -> str:
     """Issue 12's targets against this run: met or not, with the figure."""
     lines = [
         "| run | CPU / poll <= 1.3x floor | worst loop lag <= 3x floor or <= 50 ms "
-        "| below the per-poll pattern on CPU, lag p99, lag max, TCP conns, Success→event |",
-        "|---|---|---|---|",
+        "| the same against the floor with Airflow loaded "
+        "| below the per-poll pattern on every figure |",
+        "|---|---|---|---|---|",
     ]
     for (tls, n), by_kind in _groups(results).items():
         provider, floor, per_poll = by_kind.get("provider"), by_kind.get("floor"), by_kind.get("per_poll")
@@ -233,19 +244,18 @@ def targets_table(results: Sequence[RunResult], parse: ParseCost | None) -> str:
         cpu = _median(provider, lambda r: r.cpu_per_1000) / max(
             1e-9, _median(floor, lambda r: r.cpu_per_1000)
         )
-        lag, floor_lag = _median(provider, _lag(None)), _median(floor, _lag(None))
-        lag_ok = lag <= 3 * floor_lag or lag <= 50
+        lag = _median(provider, _lag(None))
         below = "n/a"
         if per_poll:
             worse = [
                 name
                 for name, figure in RATIO_FIGURES
-                if name != "peak RSS" and _median(provider, figure) >= _median(per_poll, figure)
+                if _median(provider, figure) >= _median(per_poll, figure)
             ]
             below = "yes" if not worse else "no: " + ", ".join(worse)
         lines.append(
             f"| {'TLS' if tls else 'HTTP'}, N = {n:,} | {'yes' if cpu <= 1.3 else 'no'} ({cpu:.2f}x) "
-            f"| {'yes' if lag_ok else 'no'} ({lag:.0f} ms vs {floor_lag:.0f} ms) | {below} |"
+            f"| {_lag_target(lag, floor)} | {_lag_target(lag, by_kind.get('floor_airflow'))} | {below} |"
         )
     if parse is not None:
         met = "yes" if parse.added_pct < 5 else "no"
