@@ -16,6 +16,7 @@ from typing import Any
 from airflow_provider_cfw.core.api import api_request, json_body
 from airflow_provider_cfw.core.errors import CfwConfigError, CfwResponseError
 from airflow_provider_cfw.core.http import HttpRequest, HttpResponse
+from airflow_provider_cfw.core.validation import RESOURCE_ID, show_value
 
 #: ``FirewallInstanceVO.status``.
 FIREWALL_STATUSES: dict[int, str] = {
@@ -52,14 +53,7 @@ MAX_LIST_PAGES = 100
 
 # UpdateFirewallNameDto: Chinese or English letters, digits, '_' and '-', 1 to 48 characters.
 _NAME = re.compile(r"^[\u4e00-\u9fa5A-Za-z0-9_-]{1,48}$")
-# The SDK documents a 32-character UUID; accept any plain token that cannot reshape the URL.
-_RESOURCE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$")
 _ENTERPRISE_PROJECT = re.compile(r"^(0|[A-Za-z0-9][A-Za-z0-9-]{0,63})$")
-
-
-def _show(value: object) -> str:
-    text = repr(value)
-    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def validate_firewall_name(value: object, field: str = "name") -> str:
@@ -67,15 +61,17 @@ def validate_firewall_name(value: object, field: str = "name") -> str:
         raise CfwConfigError(
             field,
             "a firewall name of 1 to 48 characters: Chinese or English letters, digits, '_' or '-'",
-            got=_show(value),
+            got=show_value(value),
         )
     return value
 
 
 def validate_firewall_id(value: object, field: str = "firewall_id") -> str:
-    if not isinstance(value, str) or not _RESOURCE_ID.fullmatch(value):
+    if not isinstance(value, str) or not RESOURCE_ID.fullmatch(value):
         raise CfwConfigError(
-            field, "a firewall id (fw_instance_id, a UUID: letters, digits, '-' or '_')", got=_show(value)
+            field,
+            "a firewall id (fw_instance_id, a UUID: letters, digits, '-' or '_')",
+            got=show_value(value),
         )
     return value
 
@@ -85,7 +81,7 @@ def validate_enterprise_project_id(value: object, field: str = "enterprise_proje
         return None
     if not isinstance(value, str) or not _ENTERPRISE_PROJECT.fullmatch(value):
         raise CfwConfigError(
-            field, "an enterprise project id (a UUID, or '0' for the default)", got=_show(value)
+            field, "an enterprise project id (a UUID, or '0' for the default)", got=show_value(value)
         )
     return value
 
@@ -93,13 +89,13 @@ def validate_enterprise_project_id(value: object, field: str = "enterprise_proje
 def _int_in(value: object, field: str, low: int, high: int, step: int = 1) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high or value % step:
         expected = f"an integer from {low} to {high}" + (f" in steps of {step}" if step > 1 else "")
-        raise CfwConfigError(field, expected, got=_show(value))
+        raise CfwConfigError(field, expected, got=show_value(value))
     return value
 
 
 def _bool(value: object, field: str) -> bool:
     if not isinstance(value, bool):
-        raise CfwConfigError(field, "true or false", got=_show(value))
+        raise CfwConfigError(field, "true or false", got=show_value(value))
     return value
 
 
@@ -112,14 +108,18 @@ def _no_unknown_keys(value: Mapping[str, Any], allowed: tuple[str, ...], field: 
 def validate_flavor(value: object, charge_mode: str, field: str = "flavor") -> dict[str, Any]:
     """``CreateFirewallReqFlavor`` as the SDK serialises it (model key order, no ``None`` values)."""
     if not isinstance(value, Mapping):
-        raise CfwConfigError(field, "a mapping with 'version' and optional extend_* counts", got=_show(value))
+        raise CfwConfigError(
+            field, "a mapping with 'version' and optional extend_* counts", got=show_value(value)
+        )
     _no_unknown_keys(value, ("version", *EXTEND_RANGES), field)
     version = value.get("version")
     if version not in VERSIONS:
-        raise CfwConfigError(f"{field}.version", " or ".join(map(repr, VERSIONS)), got=_show(version))
+        raise CfwConfigError(f"{field}.version", " or ".join(map(repr, VERSIONS)), got=show_value(version))
     if charge_mode == "postPaid" and version != "Professional":
         # CreateFirewallReqFlavor: pay-per-use firewalls come in the Professional edition only.
-        raise CfwConfigError(f"{field}.version", "'Professional' for a postPaid firewall", got=_show(version))
+        raise CfwConfigError(
+            f"{field}.version", "'Professional' for a postPaid firewall", got=show_value(version)
+        )
     flavor: dict[str, Any] = {"version": version}
     for key, (low, high, step) in EXTEND_RANGES.items():
         if value.get(key) is not None:
@@ -132,20 +132,26 @@ def validate_charge_info(value: object, field: str = "charge_info") -> dict[str,
     if value is None:
         return {"charge_mode": "postPaid"}
     if not isinstance(value, Mapping):
-        raise CfwConfigError(field, "a mapping with 'charge_mode' (prePaid or postPaid)", got=_show(value))
+        raise CfwConfigError(
+            field, "a mapping with 'charge_mode' (prePaid or postPaid)", got=show_value(value)
+        )
     _no_unknown_keys(
         value, ("charge_mode", "period_type", "period_num", "is_auto_renew", "is_auto_pay"), field
     )
     mode = value.get("charge_mode")
     if mode not in CHARGE_MODES:
-        raise CfwConfigError(f"{field}.charge_mode", " or ".join(map(repr, CHARGE_MODES)), got=_show(mode))
+        raise CfwConfigError(
+            f"{field}.charge_mode", " or ".join(map(repr, CHARGE_MODES)), got=show_value(mode)
+        )
     charge: dict[str, Any] = {"charge_mode": mode}
     period_type = value.get("period_type")
     period_num = value.get("period_num")
     if mode == "prePaid" or period_type is not None or period_num is not None:
         if period_type not in PERIODS:
             raise CfwConfigError(
-                f"{field}.period_type", "'month' or 'year' (required for prePaid)", got=_show(period_type)
+                f"{field}.period_type",
+                "'month' or 'year' (required for prePaid)",
+                got=show_value(period_type),
             )
         low, high = PERIODS[period_type]
         if period_num is None:
@@ -166,7 +172,9 @@ def validate_tags(value: object, field: str = "tags") -> list[dict[str, str]] | 
         return None
     items = list(value.items()) if isinstance(value, Mapping) else value
     if not isinstance(items, list | tuple):
-        raise CfwConfigError(field, "a list of {'key': ..., 'value': ...} or a mapping", got=_show(value))
+        raise CfwConfigError(
+            field, "a list of {'key': ..., 'value': ...} or a mapping", got=show_value(value)
+        )
     tags: list[dict[str, str]] = []
     for index, item in enumerate(items):
         if isinstance(item, Mapping):
@@ -174,10 +182,12 @@ def validate_tags(value: object, field: str = "tags") -> list[dict[str, str]] | 
         elif isinstance(item, tuple) and len(item) == 2:
             key, text = item
         else:
-            raise CfwConfigError(f"{field}[{index}]", "a {'key': ..., 'value': ...} mapping", got=_show(item))
+            raise CfwConfigError(
+                f"{field}[{index}]", "a {'key': ..., 'value': ...} mapping", got=show_value(item)
+            )
         if not isinstance(key, str) or not key or not isinstance(text, str):
             raise CfwConfigError(
-                f"{field}[{index}]", "a non-empty string key and a string value", got=_show(item)
+                f"{field}[{index}]", "a non-empty string key and a string value", got=show_value(item)
             )
         tags.append({"key": key, "value": text})
     return tags
@@ -247,7 +257,7 @@ def list_request(
 
 def validate_list_arguments(key_word: object, limit: object, enterprise_project_id: object) -> None:
     if key_word is not None and (not isinstance(key_word, str) or len(key_word) > 255):
-        raise CfwConfigError("key_word", "part of a firewall name or id (a string)", got=_show(key_word))
+        raise CfwConfigError("key_word", "part of a firewall name or id (a string)", got=show_value(key_word))
     _int_in(limit, "limit", 1, LIST_PAGE_MAX)
     validate_enterprise_project_id(enterprise_project_id)
 
