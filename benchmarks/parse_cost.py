@@ -25,6 +25,7 @@ HEAVY_MODULES = (
     "yarl",
     "airflow_provider_cfw.hooks.cfw",
     "airflow_provider_cfw.core.transport",
+    "airflow_provider_cfw.core.sync_transport",
     "airflow_provider_cfw.core.client",
 )
 

@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from functools import lru_cache, partial
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import aiohttp
 
@@ -28,8 +28,11 @@ from airflow_provider_cfw.core.models import CfwJob
 from airflow_provider_cfw.core.retry import RetryPolicy
 from airflow_provider_cfw.core.settings import AuthType, CfwSettings
 from airflow_provider_cfw.core.signing import sign_request
-from airflow_provider_cfw.core.transport import SESSIONS, AsyncTransport, SyncTransport
+from airflow_provider_cfw.core.transport import SESSIONS, AsyncTransport
 from airflow_provider_cfw.core.validation import validate_job_id, validate_project_id
+
+if TYPE_CHECKING:
+    from airflow_provider_cfw.core.sync_transport import SyncTransport
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -239,6 +242,9 @@ class CfwClient:
     @property
     def sync_transport(self) -> SyncTransport:
         if self._sync is None:
+            # requests loads here, on the first sync call: a triggerer never makes one.
+            from airflow_provider_cfw.core.sync_transport import SyncTransport
+
             self._sync = SyncTransport(self.settings)
         return self._sync
 

@@ -11,14 +11,43 @@ from __future__ import annotations
 import socket
 import ssl
 from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-import aiohttp
-import requests
-import urllib3.exceptions
+from airflow_provider_cfw.core.errors import CfwConnectionError
+
+if TYPE_CHECKING:
+    from airflow_provider_cfw.core.http import HttpRequest
+    from airflow_provider_cfw.core.settings import CfwSettings
 
 #: How deep the chain of causes is searched; real chains are 3 to 5 deep.
 _MAX_CAUSES = 32
+
+Kinds = tuple[type[BaseException], ...]
+
+
+@dataclass(frozen=True)
+class FailureKinds:
+    """A transport library's own exception types for the causes :func:`describe` names (the standard
+    library's, such as ``ConnectionRefusedError``, are known to it already). Each transport module
+    declares its own, so that the async path never loads ``requests`` and the sync path's errors are
+    read the same way.
+
+    :param not_resolved: the host name did not resolve.
+    :param connect_timeout: the connect timeout ran out.
+    :param read_timeout: the read timeout ran out.
+    :param timeout: some other timeout ran out.
+    :param disconnected: the server closed the connection without answering.
+    :param cut_off: the answer was cut off.
+    """
+
+    not_resolved: Kinds = ()
+    connect_timeout: Kinds = ()
+    read_timeout: Kinds = ()
+    timeout: Kinds = ()
+    disconnected: Kinds = ()
+    cut_off: Kinds = ()
 
 
 def _causes(error: BaseException) -> Iterator[BaseException]:
@@ -48,11 +77,12 @@ def _seconds(value: float) -> str:
     return f"{value:g} s"
 
 
-def describe(error: BaseException, timeout: tuple[float, float]) -> str:
+def describe(error: BaseException, timeout: tuple[float, float], kinds: FailureKinds) -> str:
     """One phrase for why ``error`` happened, e.g. ``Connection refused`` or ``timed out after 60 s``.
 
     :param error: what the transport raised.
     :param timeout: the (connect, read) timeouts in force, to say which one ran out.
+    :param kinds: the transport's own exception types.
     """
     causes = list(_causes(error))
     connect, read = timeout
@@ -66,7 +96,7 @@ def describe(error: BaseException, timeout: tuple[float, float]) -> str:
         return f"TLS error ({getattr(tls, 'reason', '')})"
     # The resolver's own words ("Temporary failure in name resolution" is not "no such host").
     resolver = _first(causes, (socket.gaierror,))
-    if resolver is not None or _first(causes, (urllib3.exceptions.NameResolutionError,)) is not None:
+    if resolver is not None or _first(causes, kinds.not_resolved) is not None:
         text = resolver.strerror if isinstance(resolver, OSError) else None
         return f"host name not resolved: {text or 'Name or service not known'}"
     for kind, phrase in (
@@ -75,16 +105,15 @@ def describe(error: BaseException, timeout: tuple[float, float]) -> str:
     ):
         if _first(causes, (kind,)) is not None:
             return phrase
-    if _first(causes, (requests.ConnectTimeout, aiohttp.ConnectionTimeoutError)) is not None:
+    if _first(causes, kinds.connect_timeout) is not None:
         return f"timed out after {_seconds(connect)} connecting"
-    if _first(causes, (requests.ReadTimeout, aiohttp.SocketTimeoutError)) is not None:
+    if _first(causes, kinds.read_timeout) is not None:
         return f"timed out after {_seconds(read)} waiting for the answer"
-    if _first(causes, (TimeoutError, requests.Timeout, urllib3.exceptions.TimeoutError)) is not None:
-        # aiohttp's overall limit (connect + read) raises a bare TimeoutError.
+    if _first(causes, (TimeoutError, *kinds.timeout)) is not None:
         return f"timed out after {_seconds(connect + read)}"
-    if _first(causes, (aiohttp.ServerDisconnectedError, urllib3.exceptions.ProtocolError)) is not None:
+    if _first(causes, kinds.disconnected) is not None:
         return "the server closed the connection without answering"
-    if _first(causes, (aiohttp.ClientPayloadError, requests.exceptions.ChunkedEncodingError)) is not None:
+    if _first(causes, kinds.cut_off) is not None:
         return "the answer was cut off"
     os_error = next((c for c in causes if isinstance(c, OSError) and c.strerror), None)
     if isinstance(os_error, OSError):
@@ -102,3 +131,20 @@ def proxy_note(proxy: str | None) -> str:
     except ValueError:
         port = ""
     return f" through proxy {parts.hostname or '?'}{port}"
+
+
+def connection_error(
+    request: HttpRequest, error: BaseException, settings: CfwSettings, kinds: FailureKinds, *, sent: bool
+) -> CfwConnectionError:
+    """The error a client raises when ``request`` got no answer.
+
+    :param request: what was being sent.
+    :param error: what the transport raised.
+    :param settings: the connection's settings (timeouts, proxy).
+    :param kinds: the transport's own exception types.
+    :param sent: whether the request may have reached the service (then a create is not sent again).
+    """
+    # Never the exception's own text: it can quote request headers or a proxy's credentials.
+    why = describe(error, settings.timeout, kinds)
+    via = proxy_note(settings.proxy_for(request.url))
+    return CfwConnectionError(f"{request.method} {request.url} failed{via}: {why}", request_sent=sent)

@@ -1,8 +1,9 @@
-"""The only part that differs between the sync and async paths: putting bytes on the wire.
+"""The async transport: aiohttp on one shared ``aiohttp.ClientSession`` per event loop.
 
-Sync: one ``requests.Session`` per client. Async: one ``aiohttp.ClientSession`` per event loop,
-shared by every client on that loop (a triggerer runs many waits on one loop, and they should share
-one connection pool), kept open while anyone holds a lease on it.
+The session is shared by every client on that loop (a triggerer runs many waits on one loop, and they
+should share one connection pool) and kept open while anyone holds a lease on it. Nothing here loads
+``requests``: the sync transport (:mod:`~airflow_provider_cfw.core.sync_transport`) loads when a
+worker first calls synchronously.
 """
 
 from __future__ import annotations
@@ -18,13 +19,10 @@ from functools import lru_cache
 from typing import TYPE_CHECKING
 
 import aiohttp
-import requests
-from requests.adapters import HTTPAdapter
-from urllib3.exceptions import NewConnectionError
 from yarl import URL
 
-from airflow_provider_cfw.core import failures
-from airflow_provider_cfw.core.errors import CfwConfigError, CfwConnectionError
+from airflow_provider_cfw.core.errors import CfwConfigError
+from airflow_provider_cfw.core.failures import FailureKinds, connection_error
 from airflow_provider_cfw.core.http import HttpRequest, HttpResponse
 
 if TYPE_CHECKING:
@@ -32,76 +30,17 @@ if TYPE_CHECKING:
 
 #: Connections one event loop keeps to CFW and IAM, whatever the number of waits on it.
 DEFAULT_POOL_SIZE = 100
-#: The official SDK's pool size for its sync client.
-SYNC_POOL_SIZE = 10
-
 
 #: aiohttp errors raised before a request could leave: no connection (refused, DNS, TLS handshake,
-#: proxy refused) or a connect timeout (aiohttp >= 3.10).
-_AIOHTTP_NOT_SENT: tuple[type[BaseException], ...] = (aiohttp.ClientConnectorError,) + (
-    (aiohttp.ConnectionTimeoutError,) if hasattr(aiohttp, "ConnectionTimeoutError") else ()
+#: proxy refused) or a connect timeout.
+_NOT_SENT: tuple[type[BaseException], ...] = (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError)
+
+AIOHTTP_FAILURES = FailureKinds(
+    connect_timeout=(aiohttp.ConnectionTimeoutError,),
+    read_timeout=(aiohttp.SocketTimeoutError,),
+    disconnected=(aiohttp.ServerDisconnectedError,),
+    cut_off=(aiohttp.ClientPayloadError,),
 )
-
-
-def _never_sent(error: BaseException) -> bool:
-    """Whether the request provably did not leave (so even a create may be sent again)."""
-    if isinstance(error, (*_AIOHTTP_NOT_SENT, requests.ConnectTimeout)):
-        return True
-    reason = getattr(error.args[0], "reason", None) if error.args else None
-    return isinstance(error, requests.ConnectionError) and isinstance(reason, NewConnectionError)
-
-
-def _connection_error(
-    request: HttpRequest, error: BaseException, settings: CfwSettings
-) -> CfwConnectionError:
-    # Never the exception's own text: it can quote request headers or a proxy's credentials.
-    why = failures.describe(error, settings.timeout)
-    via = failures.proxy_note(settings.proxy_for(request.url))
-    return CfwConnectionError(
-        f"{request.method} {request.url} failed{via}: {why}", request_sent=not _never_sent(error)
-    )
-
-
-class SyncTransport:
-    """Sends requests with ``requests``; no redirects, finite timeouts, the connection's TLS and proxy.
-
-    :param settings: the connection's settings.
-    """
-
-    def __init__(self, settings: CfwSettings) -> None:
-        self._settings = settings
-        self._session = requests.Session()
-        # Proxies were resolved with the settings; no per-request environment or netrc lookups.
-        self._session.trust_env = False
-        adapter = HTTPAdapter(pool_connections=SYNC_POOL_SIZE, pool_maxsize=SYNC_POOL_SIZE, max_retries=0)
-        self._session.mount("https://", adapter)
-        self._session.mount("http://", adapter)
-
-    def send(self, request: HttpRequest) -> HttpResponse:
-        try:
-            response = self._session.request(
-                request.method,
-                request.url,
-                headers=dict(request.headers),
-                data=request.body or None,
-                proxies=_requests_proxies(self._settings.proxy_for(request.url)),
-                timeout=self._settings.timeout,
-                verify=self._settings.verify,
-                allow_redirects=False,
-            )
-            body = response.content
-        except (requests.RequestException, OSError) as err:
-            if isinstance(err, OSError) and isinstance(self._settings.verify, str):
-                raise CfwConfigError("extra.verify", "the path of a readable CA bundle") from None
-            raise _connection_error(request, err, self._settings) from None
-        return HttpResponse(response.status_code, dict(response.headers), body)
-
-    def close(self) -> None:
-        self._session.close()
-
-
-def _requests_proxies(proxy: str | None) -> dict[str, str]:
-    return {"https": proxy, "http": proxy} if proxy else {}
 
 
 _SSL_CONTEXTS: dict[str, ssl.SSLContext] = {}
@@ -219,4 +158,5 @@ class AsyncTransport:
                 body = await response.read()
                 return HttpResponse(response.status, response.headers, body)
         except (aiohttp.ClientError, TimeoutError, OSError) as err:
-            raise _connection_error(request, err, self._settings) from None
+            sent = not isinstance(err, _NOT_SENT)
+            raise connection_error(request, err, self._settings, AIOHTTP_FAILURES, sent=sent) from None

@@ -21,6 +21,8 @@ N_TRIGGERS = 200
 CHILD = textwrap.dedent(
     """
     import asyncio, json, sys
+    import airflow.triggers.base
+    airflow_loaded_requests = "requests" in sys.modules  # Airflow 2.11 does; 3.x does not
     from airflow_provider_cfw.triggers.cfw import CfwJobTrigger
 
     preloaded = sorted(m for m in ("airflow_provider_cfw.hooks.cfw", "airflow_provider_cfw.core.client") if m in sys.modules)
@@ -36,7 +38,13 @@ CHILD = textwrap.dedent(
         return await asyncio.gather(*(one(job_id) for job_id in job_ids))
 
     job_ids = json.loads(sys.argv[1])
-    print(json.dumps({"preloaded": preloaded, "events": dict(zip(job_ids, asyncio.run(main(job_ids))))}))
+    events = dict(zip(job_ids, asyncio.run(main(job_ids))))
+    print(json.dumps({
+        "preloaded": preloaded,
+        "events": events,
+        "sync_transport_loaded": "airflow_provider_cfw.core.sync_transport" in sys.modules,
+        "we_loaded_requests": "requests" in sys.modules and not airflow_loaded_requests,
+    }))
     """
 )
 
@@ -68,6 +76,10 @@ def test_two_hundred_triggers_started_together_in_a_fresh_process_all_fire(
     # The child really started cold: nothing had imported the hook module the triggers race to import.
     assert report["preloaded"] == []
     assert report["events"] == expected
+    # The triggerer's path is async only: the sync transport, and with it requests and urllib3 (about
+    # 3 MB), stay out of its process.
+    assert report["sync_transport_loaded"] is False
+    assert report["we_loaded_requests"] is False
     assert emu.stats.count("cfw.job") == 2 * N_TRIGGERS
     if auth == "password":
         assert emu.stats.tokens_issued == 1
