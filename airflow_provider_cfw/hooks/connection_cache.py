@@ -6,12 +6,17 @@ its database), about 0.4 ms of the triggerer's CPU and a thread hop each. A runn
 its connection again anyway, so keeping the answer for :data:`CACHE_SECONDS` only means that a wait
 started within that time of an edit may still use the connection as it was before the edit.
 
+Waits that miss together (a triggerer's start: every wait, in the same instant) share one lookup in
+flight rather than each asking Airflow, which on Airflow 3 would queue hundreds of round trips through
+the supervisor.
+
 A connection defined in an ``AIRFLOW_CONN_*`` environment variable is part of the key: changing the
 variable (as tests do) takes effect at once.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
 from collections.abc import Awaitable, Callable, Hashable, Mapping
@@ -19,6 +24,8 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 T = TypeVar("T")
+#: A connection id, and its ``AIRFLOW_CONN_*`` variable's value if it has one.
+_Key = tuple[str, str | None]
 
 #: How long a looked-up connection is reused by waits that start after it.
 CACHE_SECONDS = 30.0
@@ -62,16 +69,29 @@ class AsyncConnectionCache:
     def __init__(self, ttl: float = CACHE_SECONDS, clock: Callable[[], float] = time.monotonic) -> None:
         self.ttl = ttl
         self._clock = clock
-        self._entries: dict[tuple[str, str | None], tuple[float, ConnectionFields]] = {}
+        self._entries: dict[_Key, tuple[float, ConnectionFields]] = {}
+        self._in_flight: dict[_Key, asyncio.Task[ConnectionFields]] = {}
 
     async def get(self, conn_id: str, lookup: Callable[[], Awaitable[ConnectionFields]]) -> ConnectionFields:
-        """The connection's fields: from the cache while fresh, else from ``lookup()``."""
+        """The connection's fields: from the cache while fresh, else from the lookup in flight for the
+        same connection, else from ``lookup()``. A failed lookup is not kept: the next call asks again."""
         key = (conn_id, os.environ.get(f"AIRFLOW_CONN_{conn_id.upper()}"))
-        now = self._clock()
         cached = self._entries.get(key)
-        if cached is not None and now < cached[0]:
+        if cached is not None and self._clock() < cached[0]:
             return cached[1]
-        fields = await lookup()
+        loop = asyncio.get_running_loop()
+        task = self._in_flight.get(key)
+        if task is None or task.get_loop() is not loop:
+            task = self._in_flight[key] = loop.create_task(self._fetch(key, lookup))
+        # Shielded: a wait cancelled while the lookup runs must not cancel it for the others.
+        return await asyncio.shield(task)
+
+    async def _fetch(self, key: _Key, lookup: Callable[[], Awaitable[ConnectionFields]]) -> ConnectionFields:
+        try:
+            fields = await lookup()
+        finally:
+            if self._in_flight.get(key) is asyncio.current_task():
+                del self._in_flight[key]
         now = self._clock()
         self._entries = {k: v for k, v in self._entries.items() if now < v[0]}
         self._entries[key] = (now + self.ttl, fields)
@@ -79,6 +99,7 @@ class AsyncConnectionCache:
 
     def clear(self) -> None:
         self._entries.clear()
+        self._in_flight.clear()
 
 
 #: Process-wide: every hook on the triggerer's loop shares it.

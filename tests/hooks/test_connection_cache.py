@@ -52,6 +52,59 @@ async def test_hooks_starting_together_share_one_lookup(
     assert emu.stats.count("cfw.job", 200) == N_HOOKS
 
 
+async def test_hooks_missing_together_share_the_lookup_in_flight(
+    emu: CfwEmulator, set_conn: ConnSetter, lookups: list[str]
+) -> None:
+    # A triggerer's start: every wait misses the cold cache in the same instant.
+    set_conn()
+    job_id = "cold-lookup-job"
+    emu.add_job(PROJECT, job_id, statuses=["Success"] * N_HOOKS)
+    jobs = await asyncio.gather(*(CfwHook().aget_job(job_id) for _ in range(N_HOOKS)))
+    assert {job.status for job in jobs} == {CfwJobStatus.SUCCESS}
+    assert lookups == ["cfw_default"]
+
+
+async def test_a_failed_lookup_fails_its_sharers_and_is_not_kept() -> None:
+    cache = AsyncConnectionCache()
+    calls: list[int] = []
+    release = asyncio.Event()
+
+    async def failing() -> ConnectionFields:
+        calls.append(1)
+        await release.wait()
+        raise LookupError("The conn_id `not_in_env` isn't defined")
+
+    waiters = [asyncio.ensure_future(cache.get("not_in_env", failing)) for _ in range(3)]
+    await asyncio.sleep(0)
+    release.set()
+    results = await asyncio.gather(*waiters, return_exceptions=True)
+    assert [type(r) for r in results] == [LookupError] * 3
+    assert calls == [1]
+
+    async def found() -> ConnectionFields:
+        return ConnectionFields("a", SK, {})
+
+    assert (await cache.get("not_in_env", found)).login == "a"
+
+
+async def test_a_cancelled_wait_does_not_cancel_the_shared_lookup() -> None:
+    cache = AsyncConnectionCache()
+    release = asyncio.Event()
+
+    async def slow() -> ConnectionFields:
+        await release.wait()
+        return ConnectionFields("a", SK, {})
+
+    first = asyncio.ensure_future(cache.get("not_in_env", slow))
+    second = asyncio.ensure_future(cache.get("not_in_env", slow))
+    await asyncio.sleep(0)
+    first.cancel()
+    await asyncio.sleep(0)
+    release.set()
+    assert (await second).login == "a"
+    assert first.cancelled()
+
+
 async def test_waits_on_one_lookup_share_its_validated_settings(
     set_conn: ConnSetter, monkeypatch: pytest.MonkeyPatch
 ) -> None:
