@@ -6,16 +6,21 @@ values, so the requests and aiohttp transports differ only in how they send one 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from functools import cached_property, lru_cache
 from types import MappingProxyType
 from urllib.parse import SplitResult, quote, urlsplit
 
+#: Whole strings of RFC 3986 unreserved characters, which encoding leaves as they are.
+_all_unreserved = re.compile(r"[A-Za-z0-9._~-]*").fullmatch
+
 
 def rfc3986_encode(value: str) -> str:
     """Percent-encode everything but RFC 3986 unreserved characters (the SDK signer's rule)."""
-    return quote(value, safe="~")
+    # Ids, project ids and path words are unreserved already: one C call, not quote's dozen.
+    return value if _all_unreserved(value) else quote(value, safe="~")
 
 
 @lru_cache(maxsize=8192)

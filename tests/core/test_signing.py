@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from airflow_provider_cfw.core.http import HttpRequest, encode_query
+from airflow_provider_cfw.core.http import HttpRequest, encode_query, rfc3986_encode
 from airflow_provider_cfw.core.signing import (
     AkSkCredentials,
     canonical_query,
@@ -139,6 +139,22 @@ def test_verify_round_trip_and_tamper() -> None:
 
 def test_canonical_query_decodes_and_sorts() -> None:
     assert canonical_query("b=2&a=x%2Fy&a=%20") == "a=%20&a=x%2Fy&b=2"
+
+
+@pytest.mark.parametrize(
+    ("value", "encoded"),
+    [
+        ("Job-1_a.b~c", "Job-1_a.b~c"),  # unreserved: as it is
+        ("", ""),
+        ("a b/c", "a%20b%2Fc"),
+        ("x+y*z", "x%2By%2Az"),
+        ("caf\u00e9", "caf%C3%A9"),  # a letter, but not an ASCII one
+        ("\u0663", "%D9%A3"),  # a digit, but not an ASCII one
+        ("id\n", "id%0A"),  # a regex's $ would let a final newline through
+    ],
+)
+def test_rfc3986_encode_leaves_only_unreserved_characters(value: str, encoded: str) -> None:
+    assert rfc3986_encode(value) == encoded
 
 
 # ---- cross-check against huaweicloudsdkcore's signer (test-only dependency) --------------------
