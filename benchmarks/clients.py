@@ -11,7 +11,8 @@ of the interval derived from the job id), so that every client makes the same GE
 - ``per_poll``: the same GET in a new ``ClientSession`` per poll (dbt-cloud's and
   ``HttpSensorTrigger``'s pattern): a new TCP (and TLS) connection each time. Those are triggers, so
   its process has loaded a triggerer's modules too.
-- ``provider``: real ``CfwJobTrigger`` instances (``async for event in trigger.run()``), the connection
+- ``provider``: real ``CfwJobTrigger`` instances (``async for event in trigger.run()``), built as the sensor
+  defers them (told the Running its first poke read), the connection
   from ``AIRFLOW_CONN_CFW_DEFAULT``.
 
 Everything is measured from the moment the waits start, after the imports: process CPU, event-loop
@@ -122,7 +123,8 @@ async def _provider_waits(spec: dict[str, Any], run: Callable[[WaitFactory], Awa
     from airflow_provider_cfw.triggers.cfw import CfwJobTrigger
 
     async def wait(job_id: str) -> Outcome:
-        trigger = CfwJobTrigger(job_id=job_id, poll_interval=spec["interval"])
+        # Built as CfwJobSensor defers: its first poke read Running, and it hands that over.
+        trigger = CfwJobTrigger(job_id=job_id, poll_interval=spec["interval"], last_status="Running")
         async for event in trigger.run():
             payload = event.payload
             if payload["status"] != "success":

@@ -30,7 +30,10 @@ emulator process** (`airflow_provider_cfw.testing.CfwEmulator` in a child proces
   trigger and `HttpSensorTrigger`: a new TCP (and TLS) connection per poll. Those are triggers and run
   only on a triggerer, so this process, too, has loaded Airflow first, as the provider's has.
 - **`CfwJobTrigger`**: real triggers, `async for event in trigger.run()`, all on one event loop as on a
-  triggerer; the connection comes from `AIRFLOW_CONN_CFW_DEFAULT` (AK/SK signing, as in production).
+  triggerer, built as `CfwJobSensor` defers them (`last_status="Running"`: what its first poke read and
+  logged on the worker, so the trigger logs only a change); the connection comes from
+  `AIRFLOW_CONN_CFW_DEFAULT` (AK/SK signing, as in production). A trigger that is not told a status
+  (an operator's, after it submits) logs its first one: about 200 Python calls more per wait.
   Before the clock starts the process loads what a triggerer's has loaded (`airflow.jobs.triggerer_job_runner`)
   and the hook module; starting a trigger cold is measured apart.
 

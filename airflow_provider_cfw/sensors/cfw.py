@@ -78,6 +78,8 @@ class CfwJobSensor(BaseSensorOperator):
         self.not_found_grace_period = float(not_found_grace_period)
         self._started_at: float | None = None
         self._warned_unknown = False
+        #: The status the last poke read (None: the job was not visible yet).
+        self._last_status: str | None = None
 
     @cached_property
     def hook(self) -> CfwHook:
@@ -104,6 +106,7 @@ class CfwJobSensor(BaseSensorOperator):
         try:
             job = self.hook.get_job(self.job_id, self.project_id)
         except CfwJobNotFound as err:
+            self._last_status = None
             waited = time.time() - started_at
             if waited < self.not_found_grace_period:
                 self.log.info("CFW job %s not visible yet (%.0f s since the first poke)", self.job_id, waited)
@@ -115,6 +118,7 @@ class CfwJobSensor(BaseSensorOperator):
         except CfwError as err:
             # An ordinary failure, so the task's retries apply (the hook already retried transient ones).
             raise AirflowException(f"Could not read CFW job {self.job_id}: {err}") from err
+        self._last_status = job.status.value
         return self._check(job)
 
     def _check(self, job: CfwJob) -> bool | PokeReturnValue:
@@ -165,6 +169,14 @@ class CfwJobSensor(BaseSensorOperator):
 
     def _defer(self, context: Context) -> None:
         started_at = self._first_poke_time(context)
+        if self._last_status is not None:
+            # Said here, on the worker, so the trigger need not say it again on the shared triggerer.
+            self.log.info(
+                "CFW job %s is %s; deferring to the triggerer, which polls it every %s s",
+                self.job_id,
+                self._last_status,
+                self.poke_interval,
+            )
         self.defer(
             trigger=CfwJobTrigger(
                 job_id=self.job_id,
@@ -173,6 +185,7 @@ class CfwJobSensor(BaseSensorOperator):
                 poll_interval=self.poke_interval,
                 not_found_deadline=started_at + self.not_found_grace_period,
                 region=self.region,
+                last_status=self._last_status,
             ),
             method_name="execute_complete",
             # Airflow turns a deferral timeout into AirflowSensorTimeout: soft_fail applies, no retry.

@@ -56,6 +56,8 @@ class CfwJobTrigger(BaseTrigger):
         Wall clock because the trigger may resume on another host after a triggerer restart.
     :param region: overrides the connection's region.
     :param max_transient_errors: consecutive transient failures tolerated before giving up.
+    :param last_status: the status the deferring task read last, if it read one (the sensor's first
+        poke): it has logged it, so the trigger logs only a change from it, and the heartbeat.
     """
 
     def __init__(
@@ -68,6 +70,7 @@ class CfwJobTrigger(BaseTrigger):
         not_found_deadline: float | None = None,
         region: str | None = None,
         max_transient_errors: int = DEFAULT_MAX_TRANSIENT_ERRORS,
+        last_status: str | None = None,
     ) -> None:
         super().__init__()
         self.job_id = job_id
@@ -77,6 +80,7 @@ class CfwJobTrigger(BaseTrigger):
         self.not_found_deadline = None if not_found_deadline is None else float(not_found_deadline)
         self.region = region
         self.max_transient_errors = int(max_transient_errors)
+        self.last_status = last_status
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         """Plain JSON only: ids and numbers, never a credential (kwargs reach logs and the UI)."""
@@ -90,6 +94,7 @@ class CfwJobTrigger(BaseTrigger):
                 "not_found_deadline": self.not_found_deadline,
                 "region": self.region,
                 "max_transient_errors": self.max_transient_errors,
+                "last_status": self.last_status,
             },
         )
 
@@ -193,16 +198,16 @@ class CfwJobTrigger(BaseTrigger):
 
 
 class _Progress:
-    """What a wait logs between its start and its event: the first status it reads, each change, and
-    a heartbeat when the status has not changed for :data:`HEARTBEAT_SECONDS`, so a long wait shows
-    signs of life without a line per poll. The final status has no line of its own: the triggerer
-    logs the event, whose message says it."""
+    """What a wait logs between its start and its event: the first status it reads (unless the
+    deferring task read and logged it already), each change, and a heartbeat when the status has not
+    changed for :data:`HEARTBEAT_SECONDS`, so a long wait shows signs of life without a line per poll.
+    The final status has no line of its own: the triggerer logs the event, whose message says it."""
 
     def __init__(self, trigger: CfwJobTrigger) -> None:
         self.trigger = trigger
         self.started = self.last_line = _monotonic()
         self.polls = 0
-        self.status: str | None = None
+        self.status: str | None = trigger.last_status
 
     def saw(self, status: CfwJobStatus) -> None:
         # Called on every poll, and most polls log nothing: the logger is only looked up to log.

@@ -246,7 +246,9 @@ def test_already_failed_does_not_defer(emu: Any, conn: Any) -> None:
         sensor(job_id, deferrable=True, soft_fail=True).execute(ctx())
 
 
-def test_running_defers_with_the_right_trigger_and_timeout(emu: Any, conn: Any) -> None:
+def test_running_defers_with_the_right_trigger_and_timeout(
+    emu: Any, conn: Any, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
     job_id = new_job_id()
     emu.add_job(PROJECT, job_id, statuses=["Running"])
     op = CfwJobSensor(
@@ -256,6 +258,8 @@ def test_running_defers_with_the_right_trigger_and_timeout(emu: Any, conn: Any) 
     with pytest.raises(TaskDeferred) as info:
         op.execute(ctx())
     deferred = info.value
+    # The worker says what it read; the trigger, told, logs only a change from it.
+    assert logged_count(f"CFW job {job_id} is Running; deferring to the triggerer", capsys, caplog) == 1
     assert deferred.method_name == "execute_complete"
     assert deferred.timeout == timedelta(seconds=600)
     assert isinstance(deferred.trigger, CfwJobTrigger)
@@ -270,6 +274,7 @@ def test_running_defers_with_the_right_trigger_and_timeout(emu: Any, conn: Any) 
         "poll_interval": 7.0,
         "region": None,
         "max_transient_errors": 10,
+        "last_status": "Running",
     }
     assert_no_secrets(kwargs, repr(deferred.trigger))
 
@@ -277,8 +282,9 @@ def test_running_defers_with_the_right_trigger_and_timeout(emu: Any, conn: Any) 
 def test_not_found_at_first_poke_defers_with_the_remaining_grace(emu: Any, conn: Any) -> None:
     with pytest.raises(TaskDeferred) as info:
         sensor(new_job_id(), deferrable=True, not_found_grace_period=30).execute(ctx())
-    deadline = info.value.trigger.serialize()[1]["not_found_deadline"]
-    assert time.time() < deadline <= time.time() + 30
+    kwargs = info.value.trigger.serialize()[1]
+    assert time.time() < kwargs["not_found_deadline"] <= time.time() + 30
+    assert kwargs["last_status"] is None  # nothing read yet: the trigger logs the first status it reads
 
 
 # -- execute_complete: every branch -----------------------------------------------------------------

@@ -49,6 +49,7 @@ def test_serialize_is_plain_json_and_round_trips() -> None:
         poll_interval=15,
         not_found_deadline=1_800_000_000.5,
         region="cn-north-4",
+        last_status="Running",
     )
     classpath, kwargs = trigger.serialize()
     assert classpath == "airflow_provider_cfw.triggers.cfw.CfwJobTrigger"
@@ -60,6 +61,7 @@ def test_serialize_is_plain_json_and_round_trips() -> None:
         "not_found_deadline": 1_800_000_000.5,
         "region": "cn-north-4",
         "max_transient_errors": 10,
+        "last_status": "Running",
     }
     assert json.loads(json.dumps(kwargs)) == kwargs
     module, _, name = classpath.rpartition(".")

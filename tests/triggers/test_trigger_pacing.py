@@ -150,3 +150,20 @@ async def test_a_short_wait_logs_no_line_per_poll(
     assert count(f"CFW job {job_id} is now Running (was Queued)") == 1
     assert count(f"CFW job {job_id} is now Success") == 0
     assert count(f"CFW job {job_id}") == 3
+
+
+async def test_a_wait_told_the_status_logs_only_a_change_from_it(
+    emu: Any,
+    conn: Any,
+    fake_time: FakeTime,
+    info_logs: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # The sensor read Running and logged it on the worker before deferring.
+    job_id = new_job(emu, [*["Running"] * 40, "Queued", "Success"])
+    event = await run_to_event(job_id, fake_time, poll_interval=10, last_status="Running")
+    assert event["status"] == "success"
+    count = line_counter(capsys, info_logs)
+    assert count(f"CFW job {job_id} is Running") == 0
+    assert count(f"CFW job {job_id} still Running after 5 min, 31 polls") == 1
+    assert count(f"CFW job {job_id} is now Queued (was Running)") == 1
