@@ -172,7 +172,7 @@ class CfwJobSensor(BaseSensorOperator):
         if self._last_status is not None:
             # Said here, on the worker, so the trigger need not say it again on the shared triggerer.
             self.log.info(
-                "CFW job %s is %s; deferring to the triggerer, which polls it every %s s",
+                "CFW job %s is %s; deferring to the triggerer, which polls it every %g s",
                 self.job_id,
                 self._last_status,
                 self.poke_interval,

@@ -245,8 +245,8 @@ def _import_hook_class(into: Future[type[CfwHook]]) -> None:
 async def _hook_class() -> type[CfwHook]:
     """The hook class, imported once per process off the event loop.
 
-    The triggerer imports a trigger's module on its event loop, and the hook's transports pull in
-    aiohttp and requests (about 0.3 s cold), so this module stays light. A (re)started triggerer
+    The triggerer imports a trigger's module on its event loop, and the hook's async transport pulls
+    in aiohttp and its dependencies, so this module stays light. A (re)started triggerer
     starts hundreds of triggers in the same instant: they all await the same import.
     """
     global _hook_import
