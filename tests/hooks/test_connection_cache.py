@@ -37,31 +37,20 @@ def lookups(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return asked
 
 
+@pytest.mark.parametrize("first_alone", [True, False], ids=["one-first", "all-at-once"])
 async def test_hooks_starting_together_share_one_lookup(
-    emu: CfwEmulator, set_conn: ConnSetter, lookups: list[str]
+    emu: CfwEmulator, set_conn: ConnSetter, lookups: list[str], first_alone: bool
 ) -> None:
     set_conn()
-    job_id = "shared-lookup-job"
+    job_id = f"shared-lookup-{first_alone}"
     emu.add_job(PROJECT, job_id, statuses=["Success"] * N_HOOKS)
-    await CfwHook().aclient()  # the first wait of a restart looks it up ...
-    jobs = await asyncio.gather(
-        *(CfwHook().aget_job(job_id) for _ in range(N_HOOKS))
-    )  # ... the rest share it
-    assert {job.status for job in jobs} == {CfwJobStatus.SUCCESS}
-    assert lookups == ["cfw_default"]
-    assert emu.stats.count("cfw.job", 200) == N_HOOKS
-
-
-async def test_hooks_missing_together_share_the_lookup_in_flight(
-    emu: CfwEmulator, set_conn: ConnSetter, lookups: list[str]
-) -> None:
-    # A triggerer's start: every wait misses the cold cache in the same instant.
-    set_conn()
-    job_id = "cold-lookup-job"
-    emu.add_job(PROJECT, job_id, statuses=["Success"] * N_HOOKS)
+    if first_alone:
+        await CfwHook().aclient()  # the first wait looks it up, the rest find the answer ...
+    # ... or, as at a triggerer's start, all miss the cold cache at once and share the lookup in flight.
     jobs = await asyncio.gather(*(CfwHook().aget_job(job_id) for _ in range(N_HOOKS)))
     assert {job.status for job in jobs} == {CfwJobStatus.SUCCESS}
     assert lookups == ["cfw_default"]
+    assert emu.stats.count("cfw.job", 200) == N_HOOKS
 
 
 async def test_a_failed_lookup_fails_its_sharers_and_is_not_kept() -> None:
