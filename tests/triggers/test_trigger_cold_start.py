@@ -24,6 +24,17 @@ CHILD = textwrap.dedent(
     import airflow.triggers.base
     airflow_loaded_requests = "requests" in sys.modules  # Airflow 2.11 does; 3.x does not
     from airflow_provider_cfw.triggers.cfw import CfwJobTrigger
+    import airflow.providers.common.compat.connection as compat
+
+    # Counted where the hook module (imported later, by the first trigger) takes Airflow's lookup from.
+    lookups = []
+    real_lookup = compat.get_async_connection
+
+    async def counting_lookup(conn_id, **kwargs):
+        lookups.append(conn_id)
+        return await real_lookup(conn_id, **kwargs)
+
+    compat.get_async_connection = counting_lookup
 
     preloaded = sorted(m for m in ("airflow_provider_cfw.hooks.cfw", "airflow_provider_cfw.core.client") if m in sys.modules)
 
@@ -44,6 +55,7 @@ CHILD = textwrap.dedent(
         "events": events,
         "sync_transport_loaded": "airflow_provider_cfw.core.sync_transport" in sys.modules,
         "we_loaded_requests": "requests" in sys.modules and not airflow_loaded_requests,
+        "connection_lookups": lookups,
     }))
     """
 )
@@ -76,6 +88,8 @@ def test_two_hundred_triggers_started_together_in_a_fresh_process_all_fire(
     # The child really started cold: nothing had imported the hook module the triggers race to import.
     assert report["preloaded"] == []
     assert report["events"] == expected
+    # Every trigger misses the cold connection cache in the same instant: they share one lookup.
+    assert report["connection_lookups"] == ["cfw_default"]
     # The triggerer's path is async only: the sync transport, and with it requests and urllib3 (about
     # 3 MB), stay out of its process.
     assert report["sync_transport_loaded"] is False
