@@ -10,6 +10,7 @@ import subprocess
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from importlib.metadata import version
+from pathlib import Path
 from typing import Any
 
 from benchmarks.harness import ROOT, RunResult
@@ -195,9 +196,9 @@ def _memory_gb() -> float:
     return 0.0
 
 
-def _commit() -> str:
+def _commit(tree: Path = ROOT) -> str:
     out = subprocess.run(  # noqa: S603 - fixed arguments
-        ["git", "-C", str(ROOT), "log", "-1", "--format=%h %s"],  # noqa: S607 - the developer's git
+        ["git", "-C", str(tree), "log", "-1", "--format=%h %s"],  # noqa: S607 - the developer's git
         capture_output=True,
         text=True,
         check=False,
@@ -214,7 +215,11 @@ def environment(command: str, provider_src: str | None = None) -> str:
             "(the cores are shared with other work: times are noisy).",
             f"- Python {platform.python_version()}, aiohttp {version('aiohttp')}, "
             f"Apache Airflow {version('apache-airflow')}, airflow-provider-cfw "
-            + (f"from `{provider_src}`." if provider_src else f"at `{_commit()}`."),
+            + (
+                f"at `{_commit(Path(provider_src))}` (from `{provider_src}`)."
+                if provider_src
+                else f"at `{_commit()}`."
+            ),
             f"- Command: `{command}`",
             f"- Date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
         ]
