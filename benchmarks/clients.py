@@ -11,9 +11,9 @@ of the interval derived from the job id), so that every client makes the same GE
 - ``per_poll``: the same GET in a new ``ClientSession`` per poll (dbt-cloud's and
   ``HttpSensorTrigger``'s pattern): a new TCP (and TLS) connection each time. Those are triggers, so
   its process has loaded a triggerer's modules too.
-- ``provider``: real ``CfwJobTrigger`` instances (``async for event in trigger.run()``), built as the sensor
-  defers them (told the Running its first poke read), the connection
-  from ``AIRFLOW_CONN_CFW_DEFAULT``.
+- ``provider``: real ``CfwJobTrigger`` instances (``async for event in trigger.run()``), built as the
+  sensor defers them (told the status its first poke read, Running), the connection from
+  ``AIRFLOW_CONN_CFW_DEFAULT``.
 
 Everything is measured from the moment the waits start, after the imports: process CPU, event-loop
 lag, thread-pool hops per wait; memory is also taken after ``import airflow`` (provider only).
