@@ -109,10 +109,12 @@ class HttpRequest:
 
 @dataclass(frozen=True)
 class HttpResponse:
-    """What a transport read back: status, headers (names lower-cased) and the whole body.
+    """What a transport read back: status, headers and the whole body.
 
     :param status: HTTP status code.
-    :param headers: response headers, names lower-cased.
+    :param headers: response headers, looked up by lower-case name: the transport's own
+        case-insensitive mapping (aiohttp's and requests' are), taken as it is rather than copied on
+        every answer. Build a response from any other mapping with :meth:`of`.
     :param body: raw body bytes.
     """
 
@@ -120,9 +122,10 @@ class HttpResponse:
     headers: Mapping[str, str]
     body: bytes
 
-    def __post_init__(self) -> None:
-        lowered = {k.lower(): v for k, v in self.headers.items()}
-        object.__setattr__(self, "headers", MappingProxyType(lowered))
+    @classmethod
+    def of(cls, status: int, headers: Mapping[str, str], body: bytes) -> HttpResponse:
+        """A response from headers in any case (names are lower-cased into a read-only copy)."""
+        return cls(status, MappingProxyType({k.lower(): v for k, v in headers.items()}), body)
 
     @property
     def request_id(self) -> str | None:

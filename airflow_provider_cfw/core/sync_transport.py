@@ -79,7 +79,7 @@ class SyncTransport:
                 raise CfwConfigError("extra.verify", "the path of a readable CA bundle") from None
             sent = not _never_sent(err)
             raise connection_error(request, err, self._settings, REQUESTS_FAILURES, sent=sent) from None
-        return HttpResponse(response.status_code, dict(response.headers), body)
+        return HttpResponse(response.status_code, response.headers, body)
 
     def close(self) -> None:
         self._session.close()

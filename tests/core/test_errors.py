@@ -28,7 +28,7 @@ SHAPES = {
 
 def answer(status: int, body: object, **headers: str) -> HttpResponse:
     raw = body if isinstance(body, bytes) else json.dumps(body).encode()
-    return HttpResponse(status, {"Content-Type": "application/json", **headers}, raw)
+    return HttpResponse.of(status, {"Content-Type": "application/json", **headers}, raw)
 
 
 @pytest.mark.parametrize("shape", SHAPES.values(), ids=SHAPES.keys())
@@ -87,7 +87,7 @@ WAF_PAGE = (
 
 
 def test_html_body_keeps_its_text_without_tags() -> None:
-    error = error_from_response(HttpResponse(403, {"Content-Type": "text/html; charset=utf-8"}, WAF_PAGE))
+    error = error_from_response(HttpResponse.of(403, {"Content-Type": "text/html; charset=utf-8"}, WAF_PAGE))
     assert error.error_code is None and error.error_msg is not None
     assert error.error_msg.startswith("non-JSON answer (text/html): 403 Forbidden Access denied Your request")
     assert "Event id: 7f3a." in error.error_msg
@@ -98,13 +98,13 @@ def test_html_body_keeps_its_text_without_tags() -> None:
 
 @pytest.mark.parametrize("body", [b"", b"   \n", b"<html></html>"])
 def test_empty_non_json_body(body: bytes) -> None:
-    error = error_from_response(HttpResponse(502, {"Content-Type": "text/html"}, body))
+    error = error_from_response(HttpResponse.of(502, {"Content-Type": "text/html"}, body))
     assert error.error_msg == "non-JSON answer (text/html)"
     assert isinstance(error, CfwApiError) and error.retryable
 
 
 def test_plain_text_and_json_that_is_not_an_object() -> None:
-    assert error_from_response(HttpResponse(429, {}, b"Too Many Requests")).error_msg == (
+    assert error_from_response(HttpResponse.of(429, {}, b"Too Many Requests")).error_msg == (
         "non-JSON answer (unknown content type): Too Many Requests"
     )
     listed = error_from_response(answer(500, ["oops"]))

@@ -301,7 +301,7 @@ def test_list_is_the_sdks_request(sdk: Any) -> None:
 
 
 def answer(payload: Any, status: int = 200) -> HttpResponse:
-    return HttpResponse(
+    return HttpResponse.of(
         status, {"X-Request-Id": "req-1", "Content-Type": "application/json"}, json.dumps(payload).encode()
     )
 

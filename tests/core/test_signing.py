@@ -82,6 +82,31 @@ def test_the_same_request_signed_again_later_carries_the_new_time() -> None:
     assert request.headers == {"Content-Type": "application/json"}  # not modified
 
 
+def test_an_sk_is_keyed_once_however_many_requests_it_signs(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Keying HMAC per request cost a trigger more than the rest of its signing: each signature copies a kept key.
+    keyed: list[bytes] = []
+    real_new = hmac.new
+
+    def counting_new(key: bytes, *args: object, **kwargs: object) -> hmac.HMAC:
+        keyed.append(key)
+        return real_new(key, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(hmac, "new", counting_new)
+    sk, other_sk = f"{SK}-{random.random()}", f"{SK}-other-{random.random()}"
+    for second in range(20):
+        now = datetime(2024, 1, 1, 0, 0, second, tzinfo=UTC)
+        for key in (sk, other_sk):
+            signed = sign_request(_vector_a_dateless(), AkSkCredentials(AK, key), project_id=PROJECT, now=now)
+            parsed = parse_authorization(signed.headers["Authorization"])
+            assert verify_request(signed, parsed, key)
+            assert not verify_request(signed, parsed, other_sk if key == sk else sk)
+    assert sorted(keyed) == sorted([sk.encode(), other_sk.encode()])
+
+
+def _vector_a_dateless() -> HttpRequest:
+    return HttpRequest("GET", f"https://{HOST}{JOB_PATH}", {"Content-Type": "application/json"})
+
+
 def test_vector_b() -> None:
     query = encode_query({"enterprise_project_id": "0", "a b": "x/y~z"})
     assert query == "a%20b=x%2Fy~z&enterprise_project_id=0"
