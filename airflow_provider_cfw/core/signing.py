@@ -121,9 +121,9 @@ def string_to_sign(canonical: str, sdk_date: str) -> str:
 
 @lru_cache(maxsize=64)
 def _keyed_hmac(sk: str) -> hmac.HMAC:
-    # A one-shot hmac.digest keys HMAC afresh for every signature, which on a busy triggerer loop measured
-    # dearer than the rest of the signing; a copy of a keyed one is all the set-up a signature needs.
-    # Kept per SK, in the process that holds the SK anyway.
+    # A one-shot hmac.digest sets HMAC up afresh (key and digest) for every signature, on every poll of
+    # every wait; a copy of one set up once is all a signature needs. Kept per SK, in the process that
+    # holds the SK anyway.
     return hmac.new(sk.encode("utf-8"), digestmod=hashlib.sha256)
 
 

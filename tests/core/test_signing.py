@@ -83,7 +83,7 @@ def test_the_same_request_signed_again_later_carries_the_new_time() -> None:
 
 
 def test_an_sk_is_keyed_once_however_many_requests_it_signs(monkeypatch: pytest.MonkeyPatch) -> None:
-    # Keying HMAC per request cost a trigger more than the rest of its signing: each signature copies a kept key.
+    # A trigger signs on every poll: the SK's HMAC is set up once and copied, not set up for each request.
     keyed: list[bytes] = []
     real_new = hmac.new
 
@@ -96,14 +96,14 @@ def test_an_sk_is_keyed_once_however_many_requests_it_signs(monkeypatch: pytest.
     for second in range(20):
         now = datetime(2024, 1, 1, 0, 0, second, tzinfo=UTC)
         for key in (sk, other_sk):
-            signed = sign_request(_vector_a_dateless(), AkSkCredentials(AK, key), project_id=PROJECT, now=now)
+            signed = sign_request(_job_request(), AkSkCredentials(AK, key), project_id=PROJECT, now=now)
             parsed = parse_authorization(signed.headers["Authorization"])
             assert verify_request(signed, parsed, key)
             assert not verify_request(signed, parsed, other_sk if key == sk else sk)
     assert sorted(keyed) == sorted([sk.encode(), other_sk.encode()])
 
 
-def _vector_a_dateless() -> HttpRequest:
+def _job_request() -> HttpRequest:
     return HttpRequest("GET", f"https://{HOST}{JOB_PATH}", {"Content-Type": "application/json"})
 
 
