@@ -41,6 +41,10 @@ def _vector_a(**extra_headers: str) -> HttpRequest:
     return HttpRequest("GET", f"https://{HOST}{JOB_PATH}", headers)
 
 
+def _job_request() -> HttpRequest:
+    return HttpRequest("GET", f"https://{HOST}{JOB_PATH}", {"Content-Type": "application/json"})
+
+
 def test_vector_a() -> None:
     signed = sign_request(_vector_a(), AkSkCredentials(AK, SK), project_id=PROJECT)
     names = parse_authorization(signed.headers["Authorization"]).signed_headers
@@ -58,7 +62,7 @@ def test_vector_a() -> None:
 
 def test_the_same_request_signed_again_later_carries_the_new_time() -> None:
     # A trigger signs one request on every poll: what is worked out once must leave the date to each signing.
-    request = HttpRequest("GET", f"https://{HOST}{JOB_PATH}", {"Content-Type": "application/json"})
+    request = _job_request()
     credentials = AkSkCredentials(AK, SK, "FAKE-SECURITY-TOKEN")
     first = sign_request(request, credentials, project_id=PROJECT, now=datetime(2024, 1, 1, tzinfo=UTC))
     later = sign_request(
@@ -101,10 +105,6 @@ def test_an_sk_is_keyed_once_however_many_requests_it_signs(monkeypatch: pytest.
             assert verify_request(signed, parsed, key)
             assert not verify_request(signed, parsed, other_sk if key == sk else sk)
     assert sorted(keyed) == sorted([sk.encode(), other_sk.encode()])
-
-
-def _job_request() -> HttpRequest:
-    return HttpRequest("GET", f"https://{HOST}{JOB_PATH}", {"Content-Type": "application/json"})
 
 
 def test_vector_b() -> None:
