@@ -10,7 +10,6 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any
 
 from pendulum import DateTime
@@ -22,7 +21,7 @@ from airflow_provider_cfw.core.errors import (
     error_from_response,
 )
 from airflow_provider_cfw.core.http import HttpRequest, HttpResponse, encode_query
-from airflow_provider_cfw.core.models import CfwJob, parse_cfw_time
+from airflow_provider_cfw.core.models import CfwJob, CfwTimes, parse_cfw_time
 from airflow_provider_cfw.get_provider_info import PACKAGE_NAME, __version__
 
 USER_AGENT = f"{PACKAGE_NAME}/{__version__}"
@@ -103,15 +102,13 @@ def api_request(
 # ---- CFW: List Job Status -------------------------------------------------------------------
 
 
-@lru_cache(maxsize=8192)
 def job_request(endpoint: str, project_id: str, job_id: str) -> HttpRequest:
-    """``GET /v3/{project_id}/jobs/{job_id}``; ids must already be validated as safe path segments.
-
-    Cached (the request is immutable): a trigger asks for the same job on every poll."""
+    """``GET /v3/{project_id}/jobs/{job_id}``; ids must already be validated as safe path segments."""
     return HttpRequest("GET", f"{endpoint}/v3/{project_id}/jobs/{job_id}", JSON_HEADERS)
 
 
-def parse_job_response(response: HttpResponse) -> CfwJob:
+def parse_job_response(response: HttpResponse, times: CfwTimes | None = None) -> CfwJob:
+    """The job in a List Job Status answer; ``times``: the wait's, when it reads the job again and again."""
     payload = json_body(response)
     data = payload.get("data")
     if not isinstance(data, dict):
@@ -119,7 +116,7 @@ def parse_job_response(response: HttpResponse) -> CfwJob:
             response.status, None, "the answer has no 'data' object", request_id=response.request_id
         )
     try:
-        return CfwJob.from_data(data, request_id=response.request_id)
+        return CfwJob.from_data(data, request_id=response.request_id, times=times)
     except ValueError as err:
         raise CfwResponseError(response.status, None, str(err), request_id=response.request_id) from None
 

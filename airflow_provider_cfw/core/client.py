@@ -14,7 +14,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
-from functools import lru_cache, partial
+from functools import partial
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import aiohttp
@@ -24,10 +24,10 @@ from airflow_provider_cfw.core import firewalls as fw
 from airflow_provider_cfw.core.errors import CfwAuthError, CfwError
 from airflow_provider_cfw.core.http import HttpRequest, HttpResponse
 from airflow_provider_cfw.core.iam import PROJECTS, TOKENS, ProjectKey, TokenCache, TokenIdentity
-from airflow_provider_cfw.core.models import CfwJob
+from airflow_provider_cfw.core.models import CfwJob, CfwTimes
 from airflow_provider_cfw.core.retry import RetryPolicy
 from airflow_provider_cfw.core.settings import AuthType, CfwSettings
-from airflow_provider_cfw.core.signing import sign_request
+from airflow_provider_cfw.core.signing import RequestSigner, request_signer
 from airflow_provider_cfw.core.transport import SESSIONS, AsyncTransport
 from airflow_provider_cfw.core.validation import validate_job_id, validate_project_id
 
@@ -48,25 +48,16 @@ async def _no_amask(secret: str) -> None:
 
 @dataclass(frozen=True)
 class _Call(Generic[T]):
-    """One logical call: how to build its request, how to read the answer, and how to authenticate it."""
+    """One logical call: its request, how to read the answer, and how to authenticate it."""
 
-    build: Callable[[], HttpRequest]
+    request: HttpRequest
     parse: Callable[[HttpResponse], T]
     project_id: str | None
     auth: bool
     #: May it run twice? If not (a create), a failure that may have reached the service is not retried.
     idempotent: bool = True
-
-
-@lru_cache(maxsize=8192)
-def _job_call(endpoint: str, project_id: str, job_id: str) -> _Call[CfwJob]:
-    # The same call on every poll of a wait: built once, like its request (api.job_request).
-    return _Call(
-        partial(api.job_request, endpoint, project_id, job_id),
-        api.parse_job_response,
-        project_id=project_id,
-        auth=True,
-    )
+    #: AK/SK: all of the signing but the time, worked out once for every attempt (and every poll).
+    signer: RequestSigner | None = None
 
 
 class CfwClient:
@@ -97,6 +88,10 @@ class CfwClient:
         self._retry_once_only = RetryPolicy(settings.max_retries, settings.retry_backoff, idempotent=False)
         self._sync: SyncTransport | None = None
         self.transport = AsyncTransport(settings)
+        # A trigger polls one job through a client of its own: the last job call, its signer included,
+        # is kept for the next poll and goes with the client at the end of the wait. (Caches keyed by job
+        # across the process kept every finished wait's until they filled.)
+        self._last_job: tuple[str, str, _Call[CfwJob]] | None = None
 
     # ---- shared, pure ---------------------------------------------------------------------------
 
@@ -128,33 +123,48 @@ class CfwClient:
             s.iam_endpoint, s.domain_name or "", s.user_name or "", s.password or "", scope
         )
 
+    def _call(
+        self,
+        request: HttpRequest,
+        parse: Callable[[HttpResponse], T],
+        *,
+        project_id: str | None,
+        auth: bool = True,
+        idempotent: bool = True,
+    ) -> _Call[T]:
+        aksk = self.settings.aksk
+        signer = request_signer(request, aksk, project_id=project_id) if auth and aksk is not None else None
+        return _Call(request, parse, project_id, auth, idempotent, signer)
+
     def _token_call(self, identity: TokenIdentity) -> _Call[api.IamToken]:
         kind, value = identity.scope
         s = self.settings
-        return _Call(
-            lambda: api.token_request(
-                s.iam_endpoint,
-                domain_name=s.domain_name or "",
-                user_name=s.user_name or "",
-                password=s.password or "",
-                project_id=value if kind == "id" else None,
-                project_name=value if kind == "name" else None,
-            ),
-            api.parse_token_response,
-            project_id=None,
-            auth=False,
+        request = api.token_request(
+            s.iam_endpoint,
+            domain_name=s.domain_name or "",
+            user_name=s.user_name or "",
+            password=s.password or "",
+            project_id=value if kind == "id" else None,
+            project_name=value if kind == "name" else None,
         )
+        return self._call(request, api.parse_token_response, project_id=None, auth=False)
 
     def _job_call(self, job_id: str, project_id: str) -> _Call[CfwJob]:
-        return _job_call(self.settings.endpoint, project_id, job_id)
+        last = self._last_job
+        if last is not None and last[0] == job_id and last[1] == project_id:
+            return last[2]
+        request = api.job_request(self.settings.endpoint, project_id, job_id)
+        parse = partial(api.parse_job_response, times=CfwTimes())
+        call = self._call(request, parse, project_id=project_id)
+        self._last_job = (job_id, project_id, call)
+        return call
 
     def _projects_call(self) -> _Call[str]:
         region = self.settings.region or ""
-        return _Call(
-            lambda: api.projects_request(self.settings.iam_endpoint, region),
+        return self._call(
+            api.projects_request(self.settings.iam_endpoint, region),
             lambda response: api.parse_projects_response(response, region),
             project_id=None,
-            auth=True,
         )
 
     def _api_call(
@@ -169,29 +179,26 @@ class CfwClient:
     ) -> _Call[dict[str, Any]]:
         """``method`` and ``path`` already validated (:func:`api.validate_method`, :func:`api.validate_path`)."""
         resolved = api.resolve_path(path, project_id)
-        return _Call(
-            lambda: api.api_request(self.settings.endpoint, method, resolved, params=params, body=json),
+        return self._call(
+            api.api_request(self.settings.endpoint, method, resolved, params=params, body=json),
             api.json_body,
             project_id=project_id,
-            auth=True,
             idempotent=method in api.IDEMPOTENT_METHODS if idempotent is None else idempotent,
         )
 
     def _create_firewall_call(self, body: Mapping[str, Any], project_id: str) -> _Call[fw.CreatedFirewall]:
-        return _Call(
-            lambda: fw.create_request(self.settings.endpoint, project_id, body),
+        return self._call(
+            fw.create_request(self.settings.endpoint, project_id, body),
             fw.parse_create_response,
             project_id=project_id,
-            auth=True,
             idempotent=False,
         )
 
     def _delete_firewall_call(self, firewall_id: str, project_id: str) -> _Call[fw.DeletedFirewall]:
-        return _Call(
-            lambda: fw.delete_request(self.settings.endpoint, project_id, firewall_id),
+        return self._call(
+            fw.delete_request(self.settings.endpoint, project_id, firewall_id),
             fw.parse_delete_response,
             project_id=project_id,
-            auth=True,
         )
 
     def _list_firewalls_call(
@@ -203,31 +210,26 @@ class CfwClient:
         enterprise_project_id: str | None,
     ) -> _Call[fw.FirewallPage]:
         # A POST, but a read: resending it is harmless.
-        return _Call(
-            lambda: fw.list_request(
-                self.settings.endpoint,
-                project_id,
-                key_word=key_word,
-                limit=limit,
-                offset=offset,
-                enterprise_project_id=enterprise_project_id,
-            ),
-            fw.parse_list_response,
-            project_id=project_id,
-            auth=True,
+        request = fw.list_request(
+            self.settings.endpoint,
+            project_id,
+            key_word=key_word,
+            limit=limit,
+            offset=offset,
+            enterprise_project_id=enterprise_project_id,
         )
+        return self._call(request, fw.parse_list_response, project_id=project_id)
 
     def _retry_for(self, call: _Call[T]) -> RetryPolicy:
         return self._retry if call.idempotent else self._retry_once_only
 
     def _prepared(self, call: _Call[T], token: str | None) -> HttpRequest:
         """The call's request, signed (AK/SK) or carrying the token, unless it is an unauthenticated one."""
-        request = call.build()
+        if call.signer is not None:
+            return call.signer.sign()
         if not call.auth:
-            return request
-        if self.settings.aksk is not None:
-            return sign_request(request, self.settings.aksk, project_id=call.project_id)
-        return request.with_headers({"X-Auth-Token": token or ""})
+            return call.request
+        return call.request.with_headers({"X-Auth-Token": token or ""})
 
     def _remember_project(self, token: api.IamToken, identity: TokenIdentity) -> None:
         if identity.scope[0] == "name" and token.project_id:

@@ -9,9 +9,8 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from functools import cached_property, lru_cache
 from types import MappingProxyType
-from urllib.parse import SplitResult, quote, urlsplit
+from urllib.parse import quote, urlsplit
 
 #: Whole strings of RFC 3986 unreserved characters, which encoding leaves as they are.
 _all_unreserved = re.compile(r"[A-Za-z0-9._~-]*").fullmatch
@@ -21,12 +20,6 @@ def rfc3986_encode(value: str) -> str:
     """Percent-encode everything but RFC 3986 unreserved characters (the SDK signer's rule)."""
     # Ids, project ids and path words are unreserved already: one C call, not quote's dozen.
     return value if _all_unreserved(value) else quote(value, safe="~")
-
-
-@lru_cache(maxsize=8192)
-def split_url(url: str) -> SplitResult:
-    """``urlsplit``, cached: a trigger sends the same URL for its whole wait."""
-    return urlsplit(url)
 
 
 def encode_query(params: Mapping[str, object] | None) -> str:
@@ -70,22 +63,17 @@ class HttpRequest:
         object.__setattr__(self, "method", self.method.upper())
         object.__setattr__(self, "headers", _frozen_headers(self.headers))
 
-    @cached_property
-    def header_items(self) -> tuple[tuple[str, str], ...]:
-        """The headers as a tuple of pairs, kept with the request: what the signer is cached by."""
-        return tuple(self.headers.items())
-
     @property
     def path(self) -> str:
-        return split_url(self.url).path or "/"
+        return urlsplit(self.url).path or "/"
 
     @property
     def query(self) -> str:
-        return split_url(self.url).query
+        return urlsplit(self.url).query
 
     @property
     def netloc(self) -> str:
-        return split_url(self.url).netloc
+        return urlsplit(self.url).netloc
 
     def header(self, name: str) -> str | None:
         """Case-insensitive header lookup."""

@@ -8,7 +8,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from functools import lru_cache
 from typing import Any
 
 import pendulum
@@ -88,15 +87,6 @@ _STATUSES = {status.value: status for status in CfwJobStatus}
 
 
 def parse_cfw_time(value: object) -> DateTime | None:
-    """Parse a CFW time; see :func:`_parse_cfw_time`. Cached by value: a job's ``begin_time`` comes back
-    unchanged on every poll, and building a pendulum ``DateTime`` costs more than the rest of the parse.
-    """
-    if isinstance(value, str | int | float):
-        return _parse_cached(value)
-    return _parse_cfw_time(value)
-
-
-def _parse_cfw_time(value: object) -> DateTime | None:
     """Parse a CFW time: epoch seconds or milliseconds (told apart by magnitude), ISO-8601, or null.
 
     ISO values need a zone: ``Z``, ``+0800``, ``+08:00`` or ``GMT+08:00``. A time without one, or
@@ -124,13 +114,34 @@ def _parse_cfw_time(value: object) -> DateTime | None:
     return pendulum.instance(parsed)
 
 
-def _lenient_time(data: Mapping[str, Any], name: str, job_id: str) -> DateTime | None:
+class CfwTimes:
+    """Parses the times of one wait's answers, keeping the last one read.
+
+    A job's ``begin_time`` comes back unchanged on every poll, and building a pendulum ``DateTime`` costs
+    more than the rest of the parse. Kept by the wait (not by the process), it goes when the wait does.
+    """
+
+    def __init__(self) -> None:
+        self._raw: object = None
+        self._parsed: DateTime | None = None
+
+    def parse(self, value: object) -> DateTime | None:
+        """:func:`parse_cfw_time`, answered from the last value when it is the same (and of the same type:
+        ``True`` is not ``1``)."""
+        if value is not None and type(value) is type(self._raw) and value == self._raw:
+            return self._parsed
+        parsed = parse_cfw_time(value)
+        self._raw, self._parsed = value, parsed
+        return parsed
+
+
+def _lenient_time(data: Mapping[str, Any], name: str, job_id: str, times: CfwTimes | None) -> DateTime | None:
     """A time that does not read becomes None with one warning: it must not hide a readable status."""
     raw = data.get(name)
     if raw is None:  # end_time, on every poll of a running job
         return None
     try:
-        return parse_cfw_time(raw)
+        return parse_cfw_time(raw) if times is None else times.parse(raw)
     except ValueError as err:
         key = (job_id, name, repr(raw))
         if key not in _WARNED:
@@ -139,9 +150,6 @@ def _lenient_time(data: Mapping[str, Any], name: str, job_id: str) -> DateTime |
             _WARNED.add(key)
             log.warning("CFW job %s: %s left empty, the raw value is kept (%s)", job_id, name, err)
         return None
-
-
-_parse_cached = lru_cache(maxsize=8192, typed=True)(_parse_cfw_time)  # typed: True is not 1
 
 
 @dataclass(frozen=True)
@@ -171,8 +179,15 @@ class CfwJob:
         return datetime.__sub__(self.end_time, self.begin_time).total_seconds()
 
     @classmethod
-    def from_data(cls, data: Mapping[str, Any], *, request_id: str | None = None) -> CfwJob:
-        """Build a job from the response's ``data`` object; raises ``ValueError`` when it is malformed."""
+    def from_data(
+        cls, data: Mapping[str, Any], *, request_id: str | None = None, times: CfwTimes | None = None
+    ) -> CfwJob:
+        """Build a job from the response's ``data`` object; raises ``ValueError`` when it is malformed.
+
+        :param data: the ``data`` object.
+        :param request_id: the answer's ``X-Request-Id``.
+        :param times: the wait's :class:`CfwTimes`, when it reads the same job again and again.
+        """
         job_id = data.get("id")
         status = data.get("status")
         if not isinstance(job_id, str) or not job_id:
@@ -182,8 +197,8 @@ class CfwJob:
         return cls(
             id=job_id,
             status=_STATUSES.get(status) or CfwJobStatus(status),
-            begin_time=_lenient_time(data, "begin_time", job_id),
-            end_time=_lenient_time(data, "end_time", job_id),
+            begin_time=_lenient_time(data, "begin_time", job_id, times),
+            end_time=_lenient_time(data, "end_time", job_id, times),
             request_id=request_id,
             raw=dict(data),
         )

@@ -1,6 +1,7 @@
 """SDK-HMAC-SHA256 request signing, byte-identical to Huawei Cloud's official SDK signer.
 
-Pure functions: the hook signs with :func:`sign_request`, the emulator checks with
+Pure functions: the client signs with :func:`sign_request` (or, for a request it sends again and
+again, with the :class:`RequestSigner` that :func:`request_signer` returns), the emulator checks with
 :func:`verify_request`, and both build the canonical request the same way, so they cannot drift.
 """
 
@@ -13,9 +14,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
-from urllib.parse import unquote
+from urllib.parse import unquote, urlsplit
 
-from airflow_provider_cfw.core.http import HttpRequest, rfc3986_encode, split_url
+from airflow_provider_cfw.core.http import HttpRequest, rfc3986_encode
 
 ALGORITHM = "SDK-HMAC-SHA256"
 HEADER_DATE = "X-Sdk-Date"
@@ -57,8 +58,6 @@ def parse_sdk_date(value: str) -> datetime:
     return datetime.strptime(value, DATE_FORMAT).replace(tzinfo=UTC)
 
 
-# A trigger signs the same path for its whole wait: the canonical forms are cached (pure functions).
-@lru_cache(maxsize=8192)
 def canonical_uri(path: str) -> str:
     """Decode, re-encode each segment, and always end with ``/`` (for signing only)."""
     uri = "/".join(rfc3986_encode(segment) for segment in unquote(path).split("/"))
@@ -97,7 +96,7 @@ def _canonical(
     payload_hash = hashlib.sha256(body).hexdigest()
     if body:
         payload_hash = values.get(HEADER_CONTENT_SHA256.lower()) or payload_hash
-    parts = split_url(url)
+    parts = urlsplit(url)
     return "\n".join(
         [
             method,
@@ -150,8 +149,7 @@ def sign_request(
     :param project_id: sent and signed as ``X-Project-Id``; ``None`` for global calls (IAM).
     :param now: the signing time; defaults to the current UTC time.
     """
-    signer = _signer(request.method, request.url, request.header_items, request.body, credentials, project_id)
-    return signer.sign(request, now)
+    return request_signer(request, credentials, project_id=project_id).sign(now)
 
 
 #: Stands for the date in a signer's canonical request; a header value can hold no NUL.
@@ -159,20 +157,27 @@ _DATE_SLOT = "\x00date\x00"
 
 
 @dataclass(frozen=True)
-class _Signer:
-    """Everything about signing one request but the time, worked out once: a trigger signs the same
-    request (only ``X-Sdk-Date`` changes) on every poll of its wait."""
+class RequestSigner:
+    """Everything about signing one request but the time, worked out once by :func:`request_signer`: a
+    trigger signs the same request (only ``X-Sdk-Date`` changes) on every poll of its wait, and keeps
+    its signer for as long as the wait.
 
-    headers: tuple[tuple[str, str], ...]
+    :param request: the request as it was before signing.
+    """
+
+    request: HttpRequest
+    # The headers and the canonical request hold the security token of temporary credentials.
+    headers: tuple[tuple[str, str], ...] = field(repr=False)
     #: The ``X-Sdk-Date`` the request came with (signed as is), else ``None`` (the signing time).
     fixed_date: str | None
     date_name: str
-    canonical_head: str
-    canonical_tail: str
+    canonical_head: str = field(repr=False)
+    canonical_tail: str = field(repr=False)
     authorization: str
     sk: str = field(repr=False)
 
-    def sign(self, request: HttpRequest, now: datetime | None) -> HttpRequest:
+    def sign(self, now: datetime | None = None) -> HttpRequest:
+        """The request signed at ``now`` (default: the current time), as :func:`sign_request` does."""
         headers = dict(self.headers)
         if self.fixed_date is not None:
             sdk_date = self.fixed_date
@@ -184,19 +189,21 @@ class _Signer:
         headers["Authorization"] = self.authorization + compute_signature(
             self.sk, string_to_sign(canonical, sdk_date)
         )
+        request = self.request
         return HttpRequest(request.method, request.url, headers, request.body)
 
 
-@lru_cache(maxsize=8192)
-def _signer(
-    method: str,
-    url: str,
-    header_items: tuple[tuple[str, str], ...],
-    body: bytes,
-    credentials: AkSkCredentials,
-    project_id: str | None,
-) -> _Signer:
-    headers = dict(header_items)
+def request_signer(
+    request: HttpRequest, credentials: AkSkCredentials, *, project_id: str | None = None
+) -> RequestSigner:
+    """What :func:`sign_request` works out for ``request`` before the time, for signing it again and
+    again: the headers it adds and the canonical request around the date.
+
+    :param request: the request to sign; it is not modified.
+    :param credentials: the AK/SK (and security token) to sign with.
+    :param project_id: sent and signed as ``X-Project-Id``; ``None`` for global calls (IAM).
+    """
+    headers = dict(request.headers)
     present = {name.lower(): name for name in headers}
 
     def put(name: str, value: str) -> None:
@@ -215,7 +222,7 @@ def _signer(
         date_name = HEADER_DATE
         put(HEADER_DATE, _DATE_SLOT)
     if "host" not in present:
-        put("Host", split_url(url).netloc)
+        put("Host", request.netloc)
     if project_id is not None:
         put(HEADER_PROJECT_ID, project_id)
     if credentials.security_token:
@@ -226,9 +233,10 @@ def _signer(
     ):
         put(HEADER_CONTENT_SHA256, UNSIGNED_PAYLOAD)
     names = sorted(name for name in present if "_" not in name)
-    canonical = _canonical(method, url, headers, body, names)
+    canonical = _canonical(request.method, request.url, headers, request.body, names)
     head, _, tail = canonical.partition(_DATE_SLOT) if fixed_date is None else (canonical, "", "")
-    return _Signer(
+    return RequestSigner(
+        request=request,
         headers=tuple(headers.items()),
         fixed_date=fixed_date,
         date_name=date_name,

@@ -15,7 +15,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import TYPE_CHECKING
 
 import aiohttp
@@ -101,12 +100,6 @@ class SessionRegistry:
 SESSIONS = SessionRegistry()
 
 
-@lru_cache(maxsize=8192)
-def _wire_url(url: str) -> URL:
-    # A trigger polls the same URL for its whole wait: parse it once, not every poll.
-    return URL(url, encoded=True)
-
-
 class AsyncTransport:
     """Sends requests with aiohttp on the loop's shared session.
 
@@ -126,6 +119,15 @@ class AsyncTransport:
         self._ssl: ssl.SSLContext | bool | None = (
             verify if isinstance(verify, bool) else _SSL_CONTEXTS.get(verify)
         )
+        self._last_url: tuple[str, URL] | None = None
+
+    def _wire_url(self, url: str) -> URL:
+        # A trigger's client (and transport) polls one URL for its whole wait: parse it once, keep it for
+        # as long as the wait.
+        last = self._last_url
+        if last is None or last[0] != url:
+            last = self._last_url = (url, URL(url, encoded=True))
+        return last[1]
 
     async def _ssl_option(self) -> ssl.SSLContext | bool:
         if self._ssl is None:
@@ -147,7 +149,7 @@ class AsyncTransport:
         try:
             async with session.request(
                 request.method,
-                _wire_url(request.url),
+                self._wire_url(request.url),
                 headers=request.headers,
                 data=request.body or None,
                 timeout=self._timeout,

@@ -5,7 +5,7 @@ import logging
 import pendulum
 import pytest
 
-from airflow_provider_cfw.core.models import CfwJob, CfwJobStatus, parse_cfw_time
+from airflow_provider_cfw.core.models import CfwJob, CfwJobStatus, CfwTimes, parse_cfw_time
 
 BEGIN = pendulum.datetime(2022, 1, 5, 8, 15, 1, tz="UTC")
 
@@ -131,3 +131,26 @@ def test_running_job_has_no_end() -> None:
 def test_malformed_data(data: dict) -> None:
     with pytest.raises(ValueError, match=r"data\.(id|status)"):
         CfwJob.from_data(data)
+
+
+def test_a_waits_times_are_parsed_once_per_value() -> None:
+    # A wait reads the same begin_time on every poll: its CfwTimes hands back the DateTime it built.
+    times = CfwTimes()
+    first = times.parse(1641370501000)
+    assert first == BEGIN
+    assert times.parse(1641370501000) is first
+    assert times.parse("2022-01-05T08:15:01Z") == BEGIN  # another value (another type): parsed afresh
+    assert times.parse(1641370515000) == BEGIN.add(seconds=14)
+    assert times.parse(None) is None
+    # Equal is not enough: True == 1, but True is no time.
+    times.parse(1)
+    with pytest.raises(ValueError, match="got True"):
+        times.parse(True)
+
+
+def test_a_job_read_with_a_waits_times_is_the_same_job() -> None:
+    data = {"id": "j", "status": "Running", "begin_time": 1641370501000}
+    times = CfwTimes()
+    jobs = [CfwJob.from_data(data, times=times) for _ in range(2)]
+    assert jobs[0] == jobs[1] == CfwJob.from_data(data)
+    assert jobs[0].begin_time is jobs[1].begin_time

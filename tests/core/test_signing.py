@@ -17,6 +17,7 @@ from airflow_provider_cfw.core.signing import (
     canonical_query,
     canonical_request,
     parse_authorization,
+    request_signer,
     sign_request,
     signable_header_names,
     string_to_sign,
@@ -61,12 +62,18 @@ def test_vector_a() -> None:
 
 
 def test_the_same_request_signed_again_later_carries_the_new_time() -> None:
-    # A trigger signs one request on every poll: what is worked out once must leave the date to each signing.
+    # A trigger signs one request on every poll with one signer: what it works out once must leave the date
+    # to each signing.
     request = _job_request()
     credentials = AkSkCredentials(AK, SK, "FAKE-SECURITY-TOKEN")
-    first = sign_request(request, credentials, project_id=PROJECT, now=datetime(2024, 1, 1, tzinfo=UTC))
-    later = sign_request(
-        request, credentials, project_id=PROJECT, now=datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC)
+    signer = request_signer(request, credentials, project_id=PROJECT)
+    first = signer.sign(datetime(2024, 1, 1, tzinfo=UTC))
+    later = signer.sign(datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC))
+    assert (
+        first.headers
+        == sign_request(
+            request, credentials, project_id=PROJECT, now=datetime(2024, 1, 1, tzinfo=UTC)
+        ).headers
     )
     assert first.headers["X-Sdk-Date"] == "20240101T000000Z"
     assert later.headers["X-Sdk-Date"] == "20240102T030405Z"
@@ -84,6 +91,9 @@ def test_the_same_request_signed_again_later_carries_the_new_time() -> None:
         ).hexdigest()
         assert parsed.signature == expected
     assert request.headers == {"Content-Type": "application/json"}  # not modified
+    # A signer lives as long as a wait: nothing secret in its repr (the canonical request and the headers
+    # hold the security token).
+    assert SK not in repr(signer) and "FAKE-SECURITY-TOKEN" not in repr(signer)
 
 
 def test_an_sk_is_keyed_once_however_many_requests_it_signs(monkeypatch: pytest.MonkeyPatch) -> None:
