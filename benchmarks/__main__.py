@@ -17,6 +17,7 @@ from typing import Any
 from benchmarks.calls import call_cost, calls_table
 from benchmarks.docs_page import render_page
 from benchmarks.harness import CLIENT_KINDS, ROOT, RunResult, emulator_process, run_matrix
+from benchmarks.memory import heap_cost, heap_table
 from benchmarks.parse_cost import measure_parse_cost
 from benchmarks.report import LABELS, environment, parse_table, results_tables, startup_table, targets_table
 from benchmarks.startup import measure_startup
@@ -50,6 +51,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--skip-startup", action="store_true", help="skip the one-trigger start-up probe")
     parser.add_argument("--skip-parse", action="store_true", help="skip the DAG parse cost")
     parser.add_argument("--skip-calls", action="store_true", help="skip the Python calls per poll")
+    parser.add_argument("--skip-heap", action="store_true", help="skip the Python heap per wait")
     parser.add_argument(
         "--provider-src", type=Path, help="measure the provider package from this source tree"
     )
@@ -126,13 +128,22 @@ def main(argv: list[str] | None = None) -> int:
         with emulator_process() as emu:
             # The floor with Airflow loaded runs the floor's code: the same calls.
             kinds = [kind for kind in args.clients.split(",") if kind != "floor_airflow"]
-            costs = {kind: call_cost(emu, kind) for kind in kinds}
+            costs = {kind: call_cost(emu, kind, provider_src=provider_src) for kind in kinds}
         calls = calls_table(costs, args.polls, LABELS)
+    heap = None
+    if not args.skip_heap:
+        with emulator_process() as emu:
+            kinds = [kind for kind in args.clients.split(",") if kind != "floor_airflow"]
+            heap = heap_table(
+                {kind: heap_cost(emu, kind, provider_src=provider_src) for kind in kinds}, LABELS
+            )
 
     env = environment(command, str(provider_src) if provider_src else None)
     sections = [env, "", results_tables(results)]
     if calls is not None:
         sections += ["### Python calls (counts)", "", calls, ""]
+    if heap is not None:
+        sections += ["### Python heap per wait", "", heap, ""]
     if startup is not None:
         sections += ["### Starting one trigger", "", startup_table(startup), ""]
     if parse is not None:
@@ -150,6 +161,7 @@ def main(argv: list[str] | None = None) -> int:
             startup,
             parse,
             calls,
+            heap,
             polls=args.polls,
             repeat=args.repeat,
         )

@@ -9,6 +9,7 @@ difference is the cost of a poll, and what is left is the cost of starting and e
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from benchmarks.harness import EmulatorProcess, RunSpec, run_client, uniform
 
@@ -32,11 +33,14 @@ class CallCost:
         return self.per_poll + self.per_wait / polls
 
 
-def call_cost(emu: EmulatorProcess, kind: str, *, n: int = 50, interval: float = 0.2) -> CallCost:
+def call_cost(
+    emu: EmulatorProcess, kind: str, *, n: int = 50, interval: float = 0.2, provider_src: Path | None = None
+) -> CallCost:
     """Count ``kind``'s calls for ``n`` waits of :data:`FEW` and of :data:`MANY` polls."""
     totals = []
     for polls in (FEW, MANY):
-        result = run_client(emu, RunSpec(kind, uniform(n, polls), interval, count_calls=True))
+        spec = RunSpec(kind, uniform(n, polls), interval, count_calls=True)
+        result = run_client(emu, spec, provider_src=provider_src)
         statuses = {w["status"] for w in result.client["waits"].values()}
         if result.polls != n * polls or statuses != {"Success"}:
             raise RuntimeError(f"{kind}: {result.polls} polls for {n} x {polls}, statuses {statuses}")

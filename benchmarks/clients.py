@@ -29,6 +29,7 @@ import pstats
 import ssl
 import sys
 import time
+import tracemalloc
 import zlib
 from collections.abc import Awaitable, Callable
 from datetime import datetime
@@ -217,6 +218,47 @@ async def _count_calls(spec: dict[str, Any], result: dict[str, Any]) -> None:
     result.update(python_calls=pstats.Stats(profile).total_calls, waits=waits)  # type: ignore[attr-defined]
 
 
+async def _trace_memory(spec: dict[str, Any], result: dict[str, Any]) -> None:
+    """The waits under tracemalloc, in three rounds on one loop. The first pays what a process pays once
+    (a pool, a token, a connection) and is not traced; the third is measured against where the second
+    left the heap: the bytes it held at its peak, and what it left behind once its waits had ended (after
+    a full collection). Both rounds are traced, so that a block allocated before tracing and freed after
+    cannot count. Bytes the interpreter allocated, not what the OS counts. Times from such a run mean
+    nothing."""
+    jobs = spec["jobs"]
+    third = len(jobs) // 3
+    rounds = [jobs[:third], jobs[third : 2 * third], jobs[2 * third :]]
+
+    async def run(wait: WaitFactory) -> None:
+        async def one_round(job_ids: list[str]) -> None:
+            outcomes = await asyncio.gather(*(wait(job_id) for job_id in job_ids))
+            # A set of a few strings: the heap a record per wait would hold is not the waits'.
+            statuses.update(status for status, _ in outcomes)
+            del outcomes
+            # The loop's step that woke this task holds the gathering future, and with it every wait's
+            # task, until the next step.
+            await asyncio.sleep(0)
+            gc.collect()
+
+        statuses: set[str] = set()
+        await one_round(rounds[0])
+        tracemalloc.start()
+        await one_round(rounds[1])
+        before = tracemalloc.get_traced_memory()[0]
+        tracemalloc.reset_peak()
+        await one_round(rounds[2])
+        left, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        result.update(
+            heap_waits=len(rounds[2]),
+            heap_peak_bytes=peak - before,
+            heap_left_bytes=left - before,
+            statuses=sorted(statuses),
+        )
+
+    await KINDS[spec["kind"]](spec, run)
+
+
 async def _warm_up(spec: dict[str, Any]) -> None:
     """One wait on the warm-up job, on a loop of its own, so that what a process pays once (Airflow's
     secrets backends, the logging set-up, the first connection) is not counted as the cost of polls: a
@@ -274,7 +316,12 @@ def main(argv: list[str]) -> int:
         # collector's full passes altogether.
         gc.freeze()
     _wait_for_the_harness()
-    asyncio.run(_count_calls(spec, result) if spec.get("count_calls") else _measure(spec, result))
+    if spec.get("count_calls"):
+        asyncio.run(_count_calls(spec, result))
+    elif spec.get("trace_memory"):
+        asyncio.run(_trace_memory(spec, result))
+    else:
+        asyncio.run(_measure(spec, result))
     Path(argv[1]).write_text(json.dumps(result))
     return 0
 

@@ -102,6 +102,7 @@ class RunSpec:
     :param auth: the provider's connection: ``aksk`` or ``password``.
     :param gc_freeze: ``gc.freeze()`` after the imports, before the clock starts.
     :param count_calls: count the client's Python function calls instead of measuring it.
+    :param trace_memory: trace the client's Python heap instead of measuring it.
     """
 
     kind: str
@@ -110,6 +111,7 @@ class RunSpec:
     auth: str = "aksk"
     gc_freeze: bool = False
     count_calls: bool = False
+    trace_memory: bool = False
 
     @property
     def n(self) -> int:
@@ -239,6 +241,7 @@ def run_client(
         "warm_up_job": warm_up,
         "gc_freeze": spec.gc_freeze,
         "count_calls": spec.count_calls,
+        "trace_memory": spec.trace_memory,
         # Generous: four times the ideal wait, plus start-up on a busy machine.
         "deadline_s": 4 * max(spec.polls) * spec.interval + 30,
     }

@@ -11,6 +11,7 @@ import pytest
 
 from benchmarks.calls import call_cost
 from benchmarks.harness import POOL_SIZE, EmulatorProcess, RunSpec, emulator_process, mixed, run_client
+from benchmarks.memory import heap_cost
 from benchmarks.probe import HopCounter
 
 N = 50
@@ -61,6 +62,22 @@ def test_a_poll_costs_few_python_calls_more_than_the_floor(bench_emulator: Emula
     floor, provider = call_cost(bench_emulator, "floor"), call_cost(bench_emulator, "provider")
     assert provider.per_poll <= MAX_CALLS_PER_POLL_VS_FLOOR * floor.per_poll, (provider, floor)
     assert provider.per_wait <= MAX_CALLS_PER_WAIT, (provider, floor)
+
+
+#: Heap a finished wait may leave behind (interpreter noise: 20-110 bytes now, the floor's 20-30). Keeping
+#: each wait's request, signer, wire URL and parsed time in process-wide caches made it 4,000.
+MAX_HEAP_LEFT_PER_WAIT = 300
+
+
+@pytest.mark.timeout(180)
+def test_a_wait_holds_less_heap_than_the_per_poll_pattern_and_leaves_none(
+    bench_emulator: EmulatorProcess,
+) -> None:
+    """Memory in bytes the interpreter allocated (peak RSS is too coarse at this size to assert)."""
+    provider, per_poll = heap_cost(bench_emulator, "provider"), heap_cost(bench_emulator, "per_poll")
+    assert provider.left <= MAX_HEAP_LEFT_PER_WAIT, provider
+    # 8-11 KB a wait at its peak, against 15-24 KB for a new session per poll.
+    assert provider.peak < per_poll.peak, (provider, per_poll)
 
 
 async def test_the_hop_counter_sees_every_kind_of_thread_hop() -> None:
