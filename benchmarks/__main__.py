@@ -123,20 +123,18 @@ def main(argv: list[str] | None = None) -> int:
         with emulator_process() as emu:
             startup = measure_startup(emu, provider_src)
     parse = None if args.skip_parse else measure_parse_cost(args.parse_samples, provider_src)
+    # The floor with Airflow loaded runs the floor's code: the same calls, the same heap.
+    kinds = [kind for kind in args.clients.split(",") if kind != "floor_airflow"]
     calls = None
     if not args.skip_calls:
         with emulator_process() as emu:
-            # The floor with Airflow loaded runs the floor's code: the same calls.
-            kinds = [kind for kind in args.clients.split(",") if kind != "floor_airflow"]
             costs = {kind: call_cost(emu, kind, provider_src=provider_src) for kind in kinds}
         calls = calls_table(costs, args.polls, LABELS)
     heap = None
     if not args.skip_heap:
         with emulator_process() as emu:
-            kinds = [kind for kind in args.clients.split(",") if kind != "floor_airflow"]
-            heap = heap_table(
-                {kind: heap_cost(emu, kind, provider_src=provider_src) for kind in kinds}, LABELS
-            )
+            heaps = {kind: heap_cost(emu, kind, provider_src=provider_src) for kind in kinds}
+        heap = heap_table(heaps, LABELS)
 
     env = environment(command, str(provider_src) if provider_src else None)
     sections = [env, "", results_tables(results)]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from benchmarks.memory import POLLS as HEAP_POLLS
+from benchmarks.memory import N as HEAP_WAITS
 from benchmarks.parse_cost import ParseCost
 from benchmarks.report import parse_table, startup_table
 
@@ -149,7 +151,8 @@ def render_page(
             "",
             "Peak RSS, in the tables above, is what the OS sees: it counts each client's code (the "
             "provider's modules, about 0.4 MB, which a bare loop has none of) and moves with where the "
-            "allocator finds free pages. Here each client runs three rounds of 200 waits of 4 polls "
+            f"allocator finds free pages. Here each client runs three rounds of {HEAP_WAITS} waits of "
+            f"{HEAP_POLLS} polls "
             "under `tracemalloc`, in its own process (`benchmarks/memory.py`), and the last round is "
             "measured against where the one before left the heap: the bytes its waits held at their "
             "peak, and the bytes still held once they had all ended, which is what a triggerer that runs "
