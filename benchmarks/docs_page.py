@@ -124,10 +124,10 @@ def render_page(
         "Peak RSS counts each client's code as well as its waits: at N = 100 the provider's modules "
         "(about 0.4 MB, which the bare per-poll loop has none of) weigh about as much as what 100 waits "
         'hold, so there it compares code more than waits; "Python heap per wait" below measures the '
-        "waits alone. CPU per poll is highest against the floor at N = 100, where each poll mostly runs "
-        "alone in its loop step, with its code cold in the CPU caches: there every extra line costs "
-        "several times its price in a hot loop, and the provider runs more lines per poll (the signing, "
-        "the parsing into a `CfwJob`) than a bare GET.",
+        "waits alone. At N = 100 each poll mostly runs alone in its loop step, with its code cold in the "
+        "CPU caches: every extra line costs several times its price in a hot loop, and the provider runs "
+        "more lines per poll (the signing, the parsing into a `CfwJob`) than a bare GET. CPU per poll is "
+        "also noisiest there: 2,000 polls against an idle correction taken over 2 s.",
         "",
         targets,
         "",
