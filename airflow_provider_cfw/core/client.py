@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 import aiohttp
 
 from airflow_provider_cfw.core import api
-from airflow_provider_cfw.core import firewalls as fw
 from airflow_provider_cfw.core.errors import CfwAuthError, CfwError
+from airflow_provider_cfw.core.firewall_calls import FirewallCalls
 from airflow_provider_cfw.core.http import HttpRequest, HttpResponse
 from airflow_provider_cfw.core.iam import PROJECTS, TOKENS, ProjectKey, TokenCache, TokenIdentity
 from airflow_provider_cfw.core.models import CfwJob, CfwTimes
@@ -60,8 +60,10 @@ class _Call(Generic[T]):
     signer: RequestSigner | None = None
 
 
-class CfwClient:
+class CfwClient(FirewallCalls):
     """Talks to CFW and IAM for one set of :class:`CfwSettings`.
+
+    The firewall calls (create, delete, list) come from :class:`~airflow_provider_cfw.core.firewall_calls.FirewallCalls`.
 
     :param settings: validated connection settings.
     :param mask: registers a derived secret (an IAM token) with the log masker, synchronously.
@@ -186,40 +188,6 @@ class CfwClient:
             idempotent=method in api.IDEMPOTENT_METHODS if idempotent is None else idempotent,
         )
 
-    def _create_firewall_call(self, body: Mapping[str, Any], project_id: str) -> _Call[fw.CreatedFirewall]:
-        return self._call(
-            fw.create_request(self.settings.endpoint, project_id, body),
-            fw.parse_create_response,
-            project_id=project_id,
-            idempotent=False,
-        )
-
-    def _delete_firewall_call(self, firewall_id: str, project_id: str) -> _Call[fw.DeletedFirewall]:
-        return self._call(
-            fw.delete_request(self.settings.endpoint, project_id, firewall_id),
-            fw.parse_delete_response,
-            project_id=project_id,
-        )
-
-    def _list_firewalls_call(
-        self,
-        project_id: str,
-        key_word: str | None,
-        limit: int,
-        offset: int,
-        enterprise_project_id: str | None,
-    ) -> _Call[fw.FirewallPage]:
-        # A POST, but a read: resending it is harmless.
-        request = fw.list_request(
-            self.settings.endpoint,
-            project_id,
-            key_word=key_word,
-            limit=limit,
-            offset=offset,
-            enterprise_project_id=enterprise_project_id,
-        )
-        return self._call(request, fw.parse_list_response, project_id=project_id)
-
     def _retry_for(self, call: _Call[T]) -> RetryPolicy:
         return self._retry if call.idempotent else self._retry_once_only
 
@@ -269,38 +237,6 @@ class CfwClient:
         verb, path, json = api.validate_method(method), api.validate_path(path), api.validate_json(json)
         project = self._known_project(project_id) or self.project_id()
         return self._run(self._api_call(verb, path, project, params=params, json=json, idempotent=idempotent))
-
-    def create_firewall(self, body: Mapping[str, Any], project_id: str | None = None) -> fw.CreatedFirewall:
-        """CreateFirewall with a body from :func:`~airflow_provider_cfw.core.firewalls.create_firewall_body`."""
-        project = self._known_project(project_id) or self.project_id()
-        return self._run(self._create_firewall_call(body, project))
-
-    def delete_firewall(self, firewall_id: str, project_id: str | None = None) -> fw.DeletedFirewall:
-        firewall_id = fw.validate_firewall_id(firewall_id)
-        project = self._known_project(project_id) or self.project_id()
-        return self._run(self._delete_firewall_call(firewall_id, project))
-
-    def list_firewalls(
-        self,
-        key_word: str | None = None,
-        *,
-        enterprise_project_id: str | None = None,
-        page_size: int = fw.LIST_PAGE_MAX,
-        project_id: str | None = None,
-    ) -> list[fw.CfwFirewall]:
-        fw.validate_list_arguments(key_word, page_size, enterprise_project_id)
-        project = self._known_project(project_id) or self.project_id()
-        firewalls: list[fw.CfwFirewall] = []
-        offset: int | None = 0
-        pages = 0
-        while offset is not None:
-            page = self._run(
-                self._list_firewalls_call(project, key_word, page_size, offset, enterprise_project_id)
-            )
-            pages += 1
-            firewalls.extend(page.firewalls)
-            offset = fw.next_offset(page, offset, pages)
-        return firewalls
 
     def project_id(self) -> str:
         known = self._known_project(None)
@@ -384,38 +320,6 @@ class CfwClient:
         return await self._arun(
             self._api_call(verb, path, project, params=params, json=json, idempotent=idempotent)
         )
-
-    async def acreate_firewall(
-        self, body: Mapping[str, Any], project_id: str | None = None
-    ) -> fw.CreatedFirewall:
-        project = self._known_project(project_id) or await self.aproject_id()
-        return await self._arun(self._create_firewall_call(body, project))
-
-    async def adelete_firewall(self, firewall_id: str, project_id: str | None = None) -> fw.DeletedFirewall:
-        firewall_id = fw.validate_firewall_id(firewall_id)
-        project = self._known_project(project_id) or await self.aproject_id()
-        return await self._arun(self._delete_firewall_call(firewall_id, project))
-
-    async def alist_firewalls(
-        self,
-        key_word: str | None = None,
-        *,
-        enterprise_project_id: str | None = None,
-        page_size: int = fw.LIST_PAGE_MAX,
-        project_id: str | None = None,
-    ) -> list[fw.CfwFirewall]:
-        fw.validate_list_arguments(key_word, page_size, enterprise_project_id)
-        project = self._known_project(project_id) or await self.aproject_id()
-        firewalls: list[fw.CfwFirewall] = []
-        offset: int | None = 0
-        pages = 0
-        while offset is not None:
-            call = self._list_firewalls_call(project, key_word, page_size, offset, enterprise_project_id)
-            page = await self._arun(call)
-            pages += 1
-            firewalls.extend(page.firewalls)
-            offset = fw.next_offset(page, offset, pages)
-        return firewalls
 
     async def aproject_id(self) -> str:
         known = self._known_project(None)
