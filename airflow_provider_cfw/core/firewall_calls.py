@@ -44,9 +44,11 @@ class FirewallCalls:
 
     # ---- the calls, shared ---------------------------------------------------------------------
 
-    def _create_firewall_call(self, body: Mapping[str, Any], project_id: str) -> _Call[fw.CreatedFirewall]:
+    def _create_firewall_call(
+        self, body: Mapping[str, Any], project_id: str, client_token: str | None
+    ) -> _Call[fw.CreatedFirewall]:
         return self._call(
-            fw.create_request(self.settings.endpoint, project_id, body),
+            fw.create_request(self.settings.endpoint, project_id, body, client_token),
             fw.parse_create_response,
             project_id=project_id,
             idempotent=False,
@@ -80,10 +82,13 @@ class FirewallCalls:
 
     # ---- sync -----------------------------------------------------------------------------------
 
-    def create_firewall(self, body: Mapping[str, Any], project_id: str | None = None) -> fw.CreatedFirewall:
-        """CreateFirewall with a body from :func:`~airflow_provider_cfw.core.firewalls.create_firewall_body`."""
+    def create_firewall(
+        self, body: Mapping[str, Any], project_id: str | None = None, client_token: str | None = None
+    ) -> fw.CreatedFirewall:
+        """CreateFirewall with a body from :func:`~airflow_provider_cfw.core.firewalls.create_firewall_body`
+        and, if given, the ``X-Client-Token`` idempotency header."""
         project = self._known_project(project_id) or self.project_id()
-        return self._run(self._create_firewall_call(body, project))
+        return self._run(self._create_firewall_call(body, project, client_token))
 
     def delete_firewall(self, firewall_id: str, project_id: str | None = None) -> fw.DeletedFirewall:
         firewall_id = fw.validate_firewall_id(firewall_id)
@@ -115,10 +120,10 @@ class FirewallCalls:
     # ---- async ----------------------------------------------------------------------------------
 
     async def acreate_firewall(
-        self, body: Mapping[str, Any], project_id: str | None = None
+        self, body: Mapping[str, Any], project_id: str | None = None, client_token: str | None = None
     ) -> fw.CreatedFirewall:
         project = self._known_project(project_id) or await self.aproject_id()
-        return await self._arun(self._create_firewall_call(body, project))
+        return await self._arun(self._create_firewall_call(body, project, client_token))
 
     async def adelete_firewall(self, firewall_id: str, project_id: str | None = None) -> fw.DeletedFirewall:
         firewall_id = fw.validate_firewall_id(firewall_id)

@@ -1,7 +1,8 @@
 """Firewall lifecycle calls (CreateFirewall, DeleteFirewall, ListFirewallList) as pure pieces.
 
 Input validation, request builders and response parsers shared by the sync and async clients and by
-the operators; nothing here does I/O. Field names, paths and ranges follow the official SDK's models
+the operators; nothing here does I/O. The answers' models and parsers live in
+:mod:`~airflow_provider_cfw.core.firewall_answers` and are re-exported here. Field names, paths and ranges follow the official SDK's models
 (``huaweicloudsdkcfw`` 3.1.219: ``CreateFirewallReq``, ``QueryFireWallInstanceDto``,
 ``FirewallInstanceVO``).
 """
@@ -9,32 +10,36 @@ the operators; nothing here does I/O. Field names, paths and ranges follow the o
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
-from airflow_provider_cfw.core.api import api_request, json_body
-from airflow_provider_cfw.core.errors import CfwConfigError, CfwResponseError
-from airflow_provider_cfw.core.http import HttpRequest, HttpResponse
+from airflow_provider_cfw.core.api import api_request
+from airflow_provider_cfw.core.errors import CfwConfigError
+from airflow_provider_cfw.core.firewall_answers import (
+    AWAITING_PAYMENT,
+    CREATE_FAILED,
+    CREATING,
+    DELETED,
+    DELETING,
+    FIREWALL_STATUSES,
+    MAX_LIST_PAGES,
+    POSTPAID_CHARGE_MODE,
+    PREPAID_CHARGE_MODE,
+    RUNNING,
+    CfwFirewall,
+    CreatedFirewall,
+    DeletedFirewall,
+    FirewallPage,
+    named,
+    next_offset,
+    parse_create_response,
+    parse_delete_response,
+    parse_list_response,
+    with_id,
+)
+from airflow_provider_cfw.core.http import HttpRequest
 from airflow_provider_cfw.core.validation import RESOURCE_ID, show_value
-
-#: ``FirewallInstanceVO.status``.
-FIREWALL_STATUSES: dict[int, str] = {
-    -1: "awaiting payment",
-    0: "creating",
-    1: "deleting",
-    2: "running",
-    3: "upgrading",
-    4: "deleted",
-    5: "freezing",
-    6: "create failed",
-    7: "delete failed",
-    8: "freeze failed",
-    9: "storing",
-    10: "storing failed",
-    11: "upgrade failed",
-}
-AWAITING_PAYMENT, CREATING, DELETING, RUNNING, DELETED, CREATE_FAILED = -1, 0, 1, 2, 4, 6
 
 VERSIONS = ("Standard", "Professional")
 CHARGE_MODES = ("prePaid", "postPaid")
@@ -47,9 +52,8 @@ EXTEND_RANGES: dict[str, tuple[int, int, int]] = {
     "extend_vpc_count": (0, 100, 1),
 }
 LIST_PAGE_MAX = 1024
-#: Pages :func:`next_offset` lets a listing follow at most (1024 x 100 firewalls): a server that
-#: keeps answering full pages must not keep a task looping for ever.
-MAX_LIST_PAGES = 100
+#: CreateFirewall's idempotency header: a client-made 32-character UUID.
+CLIENT_TOKEN_HEADER = "X-Client-Token"  # noqa: S105 (a header name, not a secret)
 
 # UpdateFirewallNameDto: Chinese or English letters, digits, '_' and '-', 1 to 48 characters.
 _NAME = re.compile(r"^[\u4e00-\u9fa5A-Za-z0-9_-]{1,48}$")
@@ -74,6 +78,16 @@ def validate_firewall_id(value: object, field: str = "firewall_id") -> str:
             got=show_value(value),
         )
     return value
+
+
+def validate_client_token(value: object, field: str = "client_token") -> str:
+    """A 32-character UUID, as CreateFirewall's ``X-Client-Token`` wants (a dashed UUID is accepted)."""
+    if isinstance(value, str) and re.fullmatch(r"[0-9a-fA-F]{32}|[0-9a-fA-F-]{36}", value):
+        try:
+            return uuid.UUID(value).hex
+        except ValueError:
+            pass
+    raise CfwConfigError(field, "a 32-character UUID, e.g. uuid.uuid4().hex", got=show_value(value))
 
 
 def validate_enterprise_project_id(value: object, field: str = "enterprise_project_id") -> str | None:
@@ -123,6 +137,13 @@ def validate_flavor(value: object, charge_mode: str, field: str = "flavor") -> d
     flavor: dict[str, Any] = {"version": version}
     for key, (low, high, step) in EXTEND_RANGES.items():
         if value.get(key) is not None:
+            if charge_mode == "postPaid":
+                # CreateFirewallReqFlavor: the extend_* counts "take effect only for prePaid".
+                raise CfwConfigError(
+                    f"{field}.{key}",
+                    "no extend_* count for a postPaid firewall (they take effect only for prePaid)",
+                    got=show_value(value[key]),
+                )
             flavor[key] = _int_in(value[key], f"{field}.{key}", low, high, step)
     return flavor
 
@@ -167,7 +188,8 @@ def validate_charge_info(value: object, field: str = "charge_info") -> dict[str,
 
 
 def validate_tags(value: object, field: str = "tags") -> list[dict[str, str]] | None:
-    """``[{key, value}]``; a plain ``{key: value}`` mapping is accepted too."""
+    """``[{key, value}]``; a plain ``{key: value}`` mapping is accepted too. A tag without a value
+    (``None`` or left out) is sent as ``{"key": k}``, as the SDK serialises ``CreateFirewallReqTags``."""
     if value is None:
         return None
     items = list(value.items()) if isinstance(value, Mapping) else value
@@ -178,18 +200,20 @@ def validate_tags(value: object, field: str = "tags") -> list[dict[str, str]] | 
     tags: list[dict[str, str]] = []
     for index, item in enumerate(items):
         if isinstance(item, Mapping):
-            key, text = item.get("key"), item.get("value", "")
+            key, text = item.get("key"), item.get("value")
         elif isinstance(item, tuple) and len(item) == 2:
             key, text = item
         else:
             raise CfwConfigError(
                 f"{field}[{index}]", "a {'key': ..., 'value': ...} mapping", got=show_value(item)
             )
-        if not isinstance(key, str) or not key or not isinstance(text, str):
+        if not isinstance(key, str) or not key or not (text is None or isinstance(text, str)):
             raise CfwConfigError(
-                f"{field}[{index}]", "a non-empty string key and a string value", got=show_value(item)
+                f"{field}[{index}]",
+                "a non-empty string key and a string value (or none)",
+                got=show_value(item),
             )
-        tags.append({"key": key, "value": text})
+        tags.append({"key": key} if text is None else {"key": key, "value": text})
     return tags
 
 
@@ -224,9 +248,15 @@ def awaits_payment(charge_info: Mapping[str, Any]) -> bool:
 # ---- requests -------------------------------------------------------------------------------------
 
 
-def create_request(endpoint: str, project_id: str, body: Mapping[str, Any]) -> HttpRequest:
-    """``POST /v2/{project_id}/firewall``."""
-    return api_request(endpoint, "POST", f"/v2/{project_id}/firewall", body=dict(body))
+def create_request(
+    endpoint: str, project_id: str, body: Mapping[str, Any], client_token: str | None = None
+) -> HttpRequest:
+    """``POST /v2/{project_id}/firewall``, with the ``X-Client-Token`` idempotency header if given
+    (set before signing: AK/SK signs it with the rest)."""
+    request = api_request(endpoint, "POST", f"/v2/{project_id}/firewall", body=dict(body))
+    if client_token is None:
+        return request
+    return request.with_headers({CLIENT_TOKEN_HEADER: validate_client_token(client_token)})
 
 
 def delete_request(endpoint: str, project_id: str, firewall_id: str) -> HttpRequest:
@@ -262,142 +292,37 @@ def validate_list_arguments(key_word: object, limit: object, enterprise_project_
     validate_enterprise_project_id(enterprise_project_id)
 
 
-# ---- answers ----------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class CfwFirewall:
-    """One firewall as ListFirewallList reports it.
-
-    :param id: ``fw_instance_id`` (the same as ``resource_id``): what DeleteFirewall takes.
-    :param name: the firewall's name (``fw_instance_name``; the record's ``name`` is a timestamp).
-    :param status: the numeric status (see :data:`FIREWALL_STATUSES`).
-    :param raw: the record as received.
-    """
-
-    id: str
-    name: str
-    status: int | None
-    raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
-
-    @property
-    def status_text(self) -> str:
-        if self.status is None:
-            return "unknown"
-        return FIREWALL_STATUSES.get(self.status, f"unknown ({self.status})")
-
-    @classmethod
-    def from_record(cls, record: Mapping[str, Any]) -> CfwFirewall:
-        firewall_id = record.get("fw_instance_id") or record.get("resource_id")
-        if not isinstance(firewall_id, str) or not firewall_id:
-            raise ValueError("a record has no fw_instance_id")
-        # FirewallInstanceVO documents ``name`` as the creation timestamp and ``fw_instance_name`` as
-        # the name; fall back to ``name`` only when the latter is missing.
-        name = record.get("fw_instance_name")
-        if not isinstance(name, str):
-            name = record.get("name") if isinstance(record.get("name"), str) else ""
-        status = record.get("status")
-        if isinstance(status, str) and re.fullmatch(r"-?\d+", status):
-            status = int(status)
-        return cls(
-            id=firewall_id,
-            name=str(name),
-            status=status if isinstance(status, int) and not isinstance(status, bool) else None,
-            raw=dict(record),
-        )
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "name": self.name, "status": self.status, "status_text": self.status_text}
-
-
-@dataclass(frozen=True)
-class FirewallPage:
-    """One page of ListFirewallList: the total across pages and this page's firewalls."""
-
-    total: int
-    firewalls: list[CfwFirewall]
-
-
-@dataclass(frozen=True)
-class CreatedFirewall:
-    """The answer to CreateFirewall.
-
-    :param job_id: the creation job (``None`` if CFW started none, e.g. an order awaiting payment).
-    :param order_id: the order, for prePaid firewalls.
-    :param request_id: the ``X-Request-Id`` of the answer.
-    """
-
-    job_id: str | None
-    order_id: str | None
-    request_id: str | None = None
-    data: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
-
-
-@dataclass(frozen=True)
-class DeletedFirewall:
-    """The answer to DeleteFirewall: its job id (``data``)."""
-
-    job_id: str
-    request_id: str | None = None
-
-
-def _malformed(response: HttpResponse, what: str) -> CfwResponseError:
-    return CfwResponseError(response.status, None, what, request_id=response.request_id)
-
-
-def _optional_text(value: object) -> str | None:
-    return value if isinstance(value, str) and value else None
-
-
-def parse_create_response(response: HttpResponse) -> CreatedFirewall:
-    payload = json_body(response)
-    job_id, order_id = _optional_text(payload.get("job_id")), _optional_text(payload.get("order_id"))
-    if job_id is None and order_id is None:
-        raise _malformed(response, "CreateFirewall answered with neither job_id nor order_id")
-    data = payload.get("data")
-    return CreatedFirewall(
-        job_id, order_id, response.request_id, dict(data) if isinstance(data, dict) else {}
-    )
-
-
-def parse_delete_response(response: HttpResponse) -> DeletedFirewall:
-    payload = json_body(response)
-    job_id = _optional_text(payload.get("data"))
-    if job_id is None:
-        raise _malformed(response, "DeleteFirewall answered without a job id in 'data'")
-    return DeletedFirewall(job_id, response.request_id)
-
-
-def parse_list_response(response: HttpResponse) -> FirewallPage:
-    payload = json_body(response)
-    data = payload.get("data")
-    if not isinstance(data, dict):
-        raise _malformed(response, "the answer has no 'data' object")
-    records = data.get("records")
-    records = [] if records is None else records
-    total = data.get("total")
-    if not isinstance(records, list) or (total is not None and not isinstance(total, int)):
-        raise _malformed(response, "data.records is not a list or data.total is not a number")
-    try:
-        firewalls = [CfwFirewall.from_record(r) for r in records if isinstance(r, dict)]
-    except ValueError as err:
-        raise _malformed(response, str(err)) from None
-    return FirewallPage(total if isinstance(total, int) else len(firewalls), firewalls)
-
-
-def named(firewalls: list[CfwFirewall], name: str) -> list[CfwFirewall]:
-    """The firewalls called exactly ``name`` (``key_word`` matches parts of names), deleted ones left out."""
-    return [f for f in firewalls if f.name == name and f.status != DELETED]
-
-
-def next_offset(page: FirewallPage, offset: int, pages_read: int) -> int | None:
-    """Where the next page starts, or ``None`` after the last one (shared by the sync and async paging).
-
-    :raises CfwResponseError: the answers keep coming past :data:`MAX_LIST_PAGES` pages.
-    """
-    following = offset + len(page.firewalls)
-    if not page.firewalls or following >= page.total:
-        return None
-    if pages_read >= MAX_LIST_PAGES:
-        raise CfwResponseError(200, None, f"ListFirewallList did not end within {MAX_LIST_PAGES} pages")
-    return following
+__all__ = [
+    "AWAITING_PAYMENT",
+    "CLIENT_TOKEN_HEADER",
+    "CREATE_FAILED",
+    "CREATING",
+    "DELETED",
+    "DELETING",
+    "FIREWALL_STATUSES",
+    "LIST_PAGE_MAX",
+    "MAX_LIST_PAGES",
+    "POSTPAID_CHARGE_MODE",
+    "PREPAID_CHARGE_MODE",
+    "RUNNING",
+    "CfwFirewall",
+    "CreatedFirewall",
+    "DeletedFirewall",
+    "FirewallPage",
+    "awaits_payment",
+    "create_firewall_body",
+    "create_request",
+    "delete_request",
+    "list_request",
+    "named",
+    "next_offset",
+    "parse_create_response",
+    "parse_delete_response",
+    "parse_list_response",
+    "validate_client_token",
+    "validate_enterprise_project_id",
+    "validate_firewall_id",
+    "validate_firewall_name",
+    "validate_list_arguments",
+    "with_id",
+]

@@ -12,7 +12,7 @@ from airflow.providers.common.compat.sdk import BaseHook, mask_secret
 
 from airflow_provider_cfw.core.client import CfwClient
 from airflow_provider_cfw.core.errors import CfwError, CfwJobNotFound
-from airflow_provider_cfw.core.firewalls import LIST_PAGE_MAX, create_firewall_body
+from airflow_provider_cfw.core.firewalls import LIST_PAGE_MAX, create_firewall_body, validate_client_token
 from airflow_provider_cfw.core.settings import CfwSettings
 from airflow_provider_cfw.get_provider_info import UI_FIELD_BEHAVIOUR
 from airflow_provider_cfw.hooks.connection_cache import ASYNC_CONNECTIONS, ConnectionFields
@@ -152,12 +152,17 @@ class CfwHook(BaseHook):
         enterprise_project_id: str | None = None,
         tags: Sequence[Mapping[str, str]] | Mapping[str, str] | None = None,
         project_id: str | None = None,
+        client_token: str | None = None,
     ) -> CreatedFirewall:
         """Order a firewall (CreateFirewall); returns its job id and order id.
 
         Never sent twice by the hook's own retries: after a failure that may have reached CFW (a
         timeout, a reset after sending, a 502/504) the error is raised, and the caller should look the
         name up (:meth:`list_firewalls`) before trying again, as :class:`CfwCreateFirewallOperator` does.
+        Sending the same ``client_token`` again is safe on top of that: CFW answers a repeated
+        ``X-Client-Token`` with the first answer and creates nothing, even when the new firewall is
+        not listed yet. The operator derives one per task instance; used directly, pass your own
+        (e.g. ``uuid.uuid4().hex``, kept across your tries).
 
         :param name: 1 to 48 Chinese or English letters, digits, ``_`` or ``-``.
         :param flavor: ``version`` (``Standard``/``Professional``) and optional ``extend_eip_count``
@@ -168,6 +173,8 @@ class CfwHook(BaseHook):
         :param enterprise_project_id: the enterprise project.
         :param tags: ``[{"key": ..., "value": ...}]`` or ``{key: value}``.
         :param project_id: overrides the hook's and connection's project.
+        :param client_token: the ``X-Client-Token`` idempotency header, a 32-character UUID; none by
+            default. An id, not a secret.
         :raises CfwConfigError: bad input, before any request.
         """
         body = create_firewall_body(
@@ -177,7 +184,8 @@ class CfwHook(BaseHook):
             enterprise_project_id=enterprise_project_id,
             tags=tags,
         )
-        return self.client.create_firewall(body, project_id)
+        token = None if client_token is None else validate_client_token(client_token)
+        return self.client.create_firewall(body, project_id, token)
 
     async def acreate_firewall(
         self,
@@ -188,6 +196,7 @@ class CfwHook(BaseHook):
         enterprise_project_id: str | None = None,
         tags: Sequence[Mapping[str, str]] | Mapping[str, str] | None = None,
         project_id: str | None = None,
+        client_token: str | None = None,
     ) -> CreatedFirewall:
         """The natively async :meth:`create_firewall`."""
         body = create_firewall_body(
@@ -197,8 +206,9 @@ class CfwHook(BaseHook):
             enterprise_project_id=enterprise_project_id,
             tags=tags,
         )
+        token = None if client_token is None else validate_client_token(client_token)
         client = await self.aclient()
-        return await client.acreate_firewall(body, project_id)
+        return await client.acreate_firewall(body, project_id, token)
 
     def delete_firewall(self, firewall_id: str, project_id: str | None = None) -> DeletedFirewall:
         """Delete a (pay-per-use) firewall (DeleteFirewall); returns the deletion job id.

@@ -211,6 +211,28 @@ class CfwEmulator:
         """Creates carried out so far, including those whose answer was lost (what would be billed)."""
         return self.firewalls.creates
 
+    @property
+    def firewall_orders(self) -> int:
+        """prePaid orders placed so far (a repeated ``X-Client-Token`` places none)."""
+        return self.firewalls.orders
+
+    @property
+    def repeated_client_tokens(self) -> int:
+        """Creates answered from an earlier one with the same ``X-Client-Token`` (nothing created)."""
+        return self.firewalls.repeated_tokens
+
+    @property
+    def firewall_list_lag(self) -> float:
+        """Seconds a new firewall stays out of ListFirewallList (0 by default)."""
+        return self.firewalls.list_lag
+
+    @firewall_list_lag.setter
+    def firewall_list_lag(self, seconds: float) -> None:
+        if seconds < 0:
+            raise ValueError("firewall_list_lag must not be negative")
+        with self.state.lock:
+            self.firewalls.list_lag = float(seconds)
+
     def issue_token(
         self, domain_name: str, user_name: str, project_id: str, *, ttl: float | None = None
     ) -> str:

@@ -16,7 +16,7 @@ FaultKind = Literal[
     "malformed_json",  # 200 with a body that is not valid JSON
     "no_data",  # 200 with valid JSON but no ``data`` object
     "unknown_status",  # 200 with a job status outside Running/Success/Failed
-    "lost_answer",  # carry the request out, then reset the connection instead of answering
+    "lost_answer",  # carry the request out, then reset the connection (or, with status=, answer that error)
 ]
 FAULT_KINDS: tuple[str, ...] = get_args(FaultKind)
 #: Route names faults can target; ``*`` matches all of them.

@@ -2,13 +2,23 @@
 
 A created firewall is ``creating`` (0) until its job succeeds, then ``running`` (2), or ``create
 failed`` (6) if the job fails. A deleted one is ``deleting`` (1) until its job succeeds, then it is
-gone from the list, or ``delete failed`` (7). A prePaid order without auto-pay starts no job and stays
-``awaiting payment`` (-1). Jobs follow :attr:`FirewallRegistry.job_script`: by default they take one
-second of emulator time, so they finish whether or not anyone polls them.
+gone from the list, or ``delete failed`` (7). Jobs follow :attr:`FirewallRegistry.job_script`: by
+default they take one second of emulator time, so they finish whether or not anyone polls them.
+
+As the API reference says, only a postPaid create answers with a ``job_id``. A prePaid order answers
+with an ``order_id`` only: without ``is_auto_pay`` the firewall stays ``awaiting payment`` (-1); with
+it, the firewall goes ``creating`` -> ``running`` (or ``create failed``) along the same script, its
+hidden job advanced by each listing that shows it when the script counts polls. DeleteFirewall
+refuses a prePaid firewall ("takes effect only for pay-per-use firewalls").
+
+``X-Client-Token``: a create repeating a token gets the first answer again and creates nothing.
+:attr:`FirewallRegistry.list_lag` keeps a new firewall out of ListFirewallList for that many seconds,
+as a real cloud does not promise to list it at once.
 """
 
 from __future__ import annotations
 
+import copy
 import re
 import uuid
 from dataclasses import dataclass, field
@@ -21,6 +31,8 @@ from airflow_provider_cfw.testing.state import EmulatorState
 DEFAULT_JOB_SCRIPT: StatusScript = (("Running", 1.0), ("Success", None))
 _NAME = re.compile(r"^[\u4e00-\u9fa5A-Za-z0-9_-]{1,48}$")
 _VERSIONS = {"Standard": 0, "Professional": 1}
+#: What the emulator answers a DeleteFirewall of a prePaid firewall with (400).
+PREPAID_DELETE_CODE = "CFW.00200001"
 
 
 class FirewallRequestError(ValueError):
@@ -46,6 +58,10 @@ class EmulatedFirewall:
     create_job: ScriptedJob | None = None
     delete_job: ScriptedJob | None = None
     awaiting_payment: bool = False
+
+    @property
+    def prepaid(self) -> bool:
+        return self.charge_mode == 0
 
     def status(self, now: float) -> int | None:
         """The current status; ``None`` once a successful delete job removed it."""
@@ -90,21 +106,38 @@ class FirewallRegistry:
         self.job_script: StatusScript = DEFAULT_JOB_SCRIPT
         #: Every create that was carried out, even if its answer was lost (what billing would see).
         self.creates = 0
+        #: Orders placed (one per prePaid create carried out).
+        self.orders = 0
+        #: Seconds (emulator time) a new firewall stays out of ListFirewallList.
+        self.list_lag = 0.0
+        #: ``(project_id, X-Client-Token)`` -> the first answer to a create carrying it.
+        self.answers_by_token: dict[tuple[str, str], dict[str, Any]] = {}
+        #: Creates answered from :attr:`answers_by_token` (nothing created).
+        self.repeated_tokens = 0
 
     def reset(self) -> None:
         with self.state.lock:
             self.firewalls.clear()
             self.job_script = DEFAULT_JOB_SCRIPT
-            self.creates = 0
+            self.creates = self.orders = self.repeated_tokens = 0
+            self.list_lag = 0.0
+            self.answers_by_token.clear()
 
-    def _new_job(self, project_id: str) -> ScriptedJob:
+    def _new_job(self, project_id: str, *, listed: bool = True) -> ScriptedJob:
         job_id = str(uuid.uuid4())
         job = ScriptedJob(job_id, self.job_script, begin_time=self.state.now())
-        self.state.jobs[(project_id, job_id)] = job
+        if listed:
+            self.state.jobs[(project_id, job_id)] = job
         return job
 
-    def create(self, project_id: str, body: object) -> dict[str, Any]:
-        """Carry out CreateFirewall; returns the answer body."""
+    def create(self, project_id: str, body: object, client_token: str | None = None) -> dict[str, Any]:
+        """Carry out CreateFirewall; returns the answer body (the first one again for a repeated token)."""
+        if client_token is not None:
+            with self.state.lock:
+                first = self.answers_by_token.get((project_id, client_token))
+                if first is not None:
+                    self.repeated_tokens += 1
+                    return copy.deepcopy(first)
         if not isinstance(body, dict):
             raise FirewallRequestError("CFW.00200001", "the request body is not a JSON object")
         name, flavor, charge = body.get("name"), body.get("flavor"), body.get("charge_info")
@@ -128,22 +161,34 @@ class FirewallRegistry:
                 awaiting_payment=prepaid and not charge.get("is_auto_pay", False),
             )
             if not firewall.awaiting_payment:
-                firewall.create_job = self._new_job(project_id)
+                # A prePaid firewall's creation has no job the API shows: it is not registered.
+                firewall.create_job = self._new_job(project_id, listed=not prepaid)
             self.firewalls[firewall.id] = firewall
             self.creates += 1
-        answer: dict[str, Any] = {"data": body}
-        if firewall.create_job is not None:
-            answer["job_id"] = firewall.create_job.job_id
-        if prepaid:
-            answer["order_id"] = "CS" + uuid.uuid4().hex[:20].upper()
+            answer: dict[str, Any] = {"data": body}
+            if prepaid:
+                self.orders += 1
+                answer["order_id"] = "CS" + uuid.uuid4().hex[:20].upper()
+            else:
+                assert firewall.create_job is not None
+                answer["job_id"] = firewall.create_job.job_id
+            if client_token is not None:
+                self.answers_by_token[(project_id, client_token)] = copy.deepcopy(answer)
         return answer
 
     def delete(self, project_id: str, firewall_id: str) -> str | None:
-        """Carry out DeleteFirewall; the job id, or ``None`` when there is no such firewall."""
+        """Carry out DeleteFirewall; the job id, or ``None`` when there is no such firewall.
+
+        :raises FirewallRequestError: the firewall is prePaid (unsubscribed in the console, not here).
+        """
         with self.state.lock:
             firewall = self._live(project_id, firewall_id)
             if firewall is None:
                 return None
+            if firewall.prepaid:
+                raise FirewallRequestError(
+                    PREPAID_DELETE_CODE, "DeleteFirewall takes effect only for pay-per-use firewalls"
+                )
             if firewall.delete_job is None or firewall.status(self.state.now()) == 7:
                 firewall.delete_job = self._new_job(project_id)
             # A second delete while the first runs answers with the same job, as an idempotent call.
@@ -158,18 +203,34 @@ class FirewallRegistry:
             return None
         return firewall
 
-    def page(self, project_id: str, key_word: str | None, limit: int, offset: int) -> dict[str, Any]:
-        """ListFirewallList's ``data``: ``key_word`` matches part of a name or an id; oldest first."""
+    def page(
+        self,
+        project_id: str,
+        key_word: str | None,
+        limit: int,
+        offset: int,
+        enterprise_project_id: str | None = None,
+    ) -> dict[str, Any]:
+        """ListFirewallList's ``data``: ``key_word`` matches part of a name or an id, an enterprise
+        project scopes the list; oldest first; firewalls younger than :attr:`list_lag` left out."""
         with self.state.lock:
             now = self.state.now()
             matches = []
             for firewall in sorted(self.firewalls.values(), key=lambda f: f.created_at):
-                if firewall.project_id != project_id:
+                if firewall.project_id != project_id or now - firewall.created_at < self.list_lag:
                     continue
-                status = firewall.status(now)
-                if status is None:
+                if (
+                    enterprise_project_id is not None
+                    and firewall.enterprise_project_id != enterprise_project_id
+                ):
                     continue
                 if key_word and key_word not in firewall.name and key_word not in firewall.id:
+                    continue
+                if firewall.prepaid and firewall.create_job is not None and firewall.delete_job is None:
+                    # The prePaid creation's hidden job: a listing that shows it counts as its poll.
+                    firewall.create_job.poll(now)
+                status = firewall.status(now)
+                if status is None:
                     continue
                 matches.append(firewall.record(status))
         return {

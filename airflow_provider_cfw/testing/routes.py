@@ -10,6 +10,7 @@ import struct
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -111,7 +112,14 @@ class EmulatorApp:
             fault = self.faults.take(name) if name != "unknown" else None
             if fault is not None and fault.delay:
                 await asyncio.sleep(fault.delay)
-            if fault is not None and fault.kind == "lost_answer":
+            if fault is not None and fault.kind == "lost_answer" and fault.status is not None:
+                # The work is done, then the gateway answers with an error instead (a 502, say).
+                await handler(request, request_id)
+                response, auth, failure = await self._fault(
+                    request, replace(fault, kind="status", count=None), name, request_id
+                )
+                status = response.status
+            elif fault is not None and fault.kind == "lost_answer":
                 # The work is done (a firewall created, say), then the answer never arrives.
                 response, auth, failure = await handler(request, request_id)
                 _reset(request)
@@ -166,7 +174,8 @@ class EmulatorApp:
         if isinstance(result, AuthFailure):
             return _refusal(result, request_id)
         try:
-            answer = self.firewalls.create(project_id, _json_or_none(received.body))
+            token = received.header("X-Client-Token")
+            answer = self.firewalls.create(project_id, _json_or_none(received.body), token)
         except FirewallRequestError as err:
             return responses.service_error(400, err.code, str(err)), result.kind, None
         return responses.json_response(200, answer), result.kind, None
@@ -176,7 +185,10 @@ class EmulatorApp:
         result = authenticate(await _as_http_request(request), self.state, project_id)
         if isinstance(result, AuthFailure):
             return _refusal(result, request_id)
-        job_id = self.firewalls.delete(project_id, request.match_info["firewall_id"])
+        try:
+            job_id = self.firewalls.delete(project_id, request.match_info["firewall_id"])
+        except FirewallRequestError as err:
+            return responses.service_error(400, err.code, str(err)), result.kind, None
         if job_id is None:
             response = responses.service_error(400, OBJECT_NOT_FOUND_CODE, "object does not exist")
         else:
@@ -195,7 +207,14 @@ class EmulatorApp:
         if not isinstance(limit, int) or not 1 <= limit <= 1024 or not isinstance(offset, int) or offset < 0:
             response = responses.service_error(400, "CFW.00200001", "invalid parameter: limit or offset")
             return response, result.kind, None
-        data = self.firewalls.page(project_id, key_word if isinstance(key_word, str) else None, limit, offset)
+        scope = query.get("enterprise_project_id", request.query.get("enterprise_project_id"))
+        data = self.firewalls.page(
+            project_id,
+            key_word if isinstance(key_word, str) else None,
+            limit,
+            offset,
+            scope if isinstance(scope, str) else None,
+        )
         return responses.json_response(200, {"data": data}), result.kind, None
 
     async def _projects(self, request: web.Request, request_id: str) -> Outcome:

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import importlib
 import json
+import re
 from typing import Any
 
 import pytest
 
+from airflow_provider_cfw.core.client_token import client_token
 from airflow_provider_cfw.core.errors import CfwApiError, CfwConfigError, CfwResponseError
 from airflow_provider_cfw.core.firewalls import (
     CfwFirewall,
@@ -21,8 +23,10 @@ from airflow_provider_cfw.core.firewalls import (
     parse_create_response,
     parse_delete_response,
     parse_list_response,
+    validate_client_token,
     validate_firewall_id,
     validate_firewall_name,
+    with_id,
 )
 from airflow_provider_cfw.core.http import HttpRequest, HttpResponse
 from airflow_provider_cfw.core.signing import AkSkCredentials, sign_request
@@ -114,18 +118,51 @@ def test_edges_of_the_ranges_are_accepted() -> None:
         for num in (1, top):
             charge = {"charge_mode": "prePaid", "period_type": period_type, "period_num": num}
             assert body(flavor=flavor, charge_info=charge)["charge_info"]["period_num"] == num
-    assert body(flavor={"version": "Professional", "extend_bandwidth": 0})["flavor"]["extend_bandwidth"] == 0
+    prepaid = {"charge_mode": "prePaid", "period_type": "month", "period_num": 1}
+    assert body(flavor={"version": "Professional", "extend_bandwidth": 0}, charge_info=prepaid)["flavor"] == {
+        "version": "Professional",
+        "extend_bandwidth": 0,
+    }
+
+
+@pytest.mark.parametrize("key", ["extend_eip_count", "extend_bandwidth", "extend_vpc_count"])
+def test_extend_counts_are_refused_for_postpaid(key: str) -> None:
+    # CreateFirewallReqFlavor: the extend_* counts "take effect only for prePaid".
+    with pytest.raises(CfwConfigError, match=rf"^flavor\.{key}: expected .*only for prePaid\), got 0"):
+        body(flavor={"version": "Professional", key: 0})
+    with pytest.raises(CfwConfigError, match=rf"^flavor\.{key}: expected"):
+        body(flavor={"version": "Professional", key: 5}, charge_info={"charge_mode": "postPaid"})
+
+
+def test_a_tag_without_a_value_is_sent_as_the_sdk_sends_it() -> None:
+    tags = [{"key": "a"}, {"key": "b", "value": None}, {"key": "c", "value": ""}, ("d", None)]
+    assert body(tags=tags)["tags"] == [{"key": "a"}, {"key": "b"}, {"key": "c", "value": ""}, {"key": "d"}]
+    assert body(tags={"k": None})["tags"] == [{"key": "k"}]
+    with pytest.raises(CfwConfigError, match=r"^tags\[0\]: expected"):
+        body(tags=[{"key": "k", "value": 3}])
+
+
+def test_client_token_is_a_32_character_uuid() -> None:
+    token = "0123456789abcdef0123456789ABCDEF"
+    assert validate_client_token(token) == token.lower()
+    assert validate_client_token("01234567-89ab-cdef-0123-456789abcdef") == "0123456789abcdef0123456789abcdef"
+    for bad in ("", "x" * 32, "0" * 31, "0" * 33, None, 7, "0123456789abcdef0123456789abcde-"):
+        with pytest.raises(CfwConfigError, match=r"^client_token: expected a 32-character UUID"):
+            validate_client_token(bad)
+    sent = create_request(ENDPOINT, PROJECT, body(), token)
+    assert sent.header("X-Client-Token") == token.lower()
+    assert create_request(ENDPOINT, PROJECT, body()).header("X-Client-Token") is None
 
 
 def test_body_keeps_the_sdk_model_order_and_drops_none() -> None:
     built = body(
         tags={"env": "prod"},
         enterprise_project_id="0",
-        flavor={"version": "Professional", "extend_eip_count": None, "extend_vpc_count": 2},
+        flavor={"version": "Professional", "extend_eip_count": None},
     )
     assert list(built) == ["name", "enterprise_project_id", "tags", "flavor", "charge_info"]
     assert built["tags"] == [{"key": "env", "value": "prod"}]
-    assert built["flavor"] == {"version": "Professional", "extend_vpc_count": 2}
+    assert built["flavor"] == {"version": "Professional"}
     assert built["charge_info"] == {"charge_mode": "postPaid"}  # the default: pay per use
 
 
@@ -223,7 +260,7 @@ def test_create_is_the_sdks_request(sdk: Any) -> None:
         PROJECT,
         body(
             enterprise_project_id="0",
-            tags=[{"key": "env", "value": "prod"}],
+            tags=[{"key": "env", "value": "prod"}, {"key": "bare"}],
             flavor={
                 "version": "Standard",
                 "extend_eip_count": 5,
@@ -243,7 +280,7 @@ def test_create_is_the_sdks_request(sdk: Any) -> None:
         body=v1.CreateFirewallReq(
             name="fw-prod_01",
             enterprise_project_id="0",
-            tags=[v1.CreateFirewallReqTags(key="env", value="prod")],
+            tags=[v1.CreateFirewallReqTags(key="env", value="prod"), v1.CreateFirewallReqTags(key="bare")],
             flavor=v1.CreateFirewallReqFlavor(
                 version="Standard", extend_eip_count=5, extend_bandwidth=10, extend_vpc_count=1
             ),
@@ -341,8 +378,24 @@ def test_parse_list_uses_fw_instance_name_not_the_timestamp_name() -> None:
         ("b", "fw-old", 4),
         ("c", "fw-2", None),
     ]
-    assert page.firewalls[0].to_dict() == {"id": "a", "name": "fw", "status": 2, "status_text": "running"}
+    assert page.firewalls[0].to_dict() == {
+        "id": "a",
+        "name": "fw",
+        "status": 2,
+        "status_text": "running",
+        "charge_mode": None,
+    }
     assert page.firewalls[2].status_text == "unknown"
+
+
+def test_parse_list_reads_the_charge_mode() -> None:
+    records = [
+        {"fw_instance_id": "a", "fw_instance_name": "fw", "status": 2, "charge_mode": 0},
+        {"fw_instance_id": "b", "fw_instance_name": "fw", "status": 2, "charge_mode": "1"},
+        {"fw_instance_id": "c", "fw_instance_name": "fw", "status": 2, "charge_mode": True},
+    ]
+    firewalls = parse_list_response(answer({"data": {"total": 3, "records": records}})).firewalls
+    assert [(f.charge_mode, f.prepaid) for f in firewalls] == [(0, True), (1, False), (None, False)]
 
 
 @pytest.mark.parametrize(
@@ -368,3 +421,48 @@ def test_named_is_exact_and_skips_deleted() -> None:
         CfwFirewall("4", "FW", 0),
     ]
     assert [f.id for f in named(firewalls, "fw")] == ["1"]
+
+
+# -- the idempotency token ---------------------------------------------------------------------------
+
+TOKEN_INPUTS: dict[str, Any] = {
+    "dag_id": "d",
+    "run_id": "manual__1",
+    "task_id": "create",
+    "map_index": -1,
+    "project_id": None,
+    "body": {"name": "fw", "flavor": {"version": "Professional"}, "charge_info": {"charge_mode": "postPaid"}},
+}
+
+
+def test_the_client_token_is_stable_and_32_hex_characters() -> None:
+    token = client_token(**TOKEN_INPUTS)
+    assert re.fullmatch(r"[0-9a-f]{32}", token)
+    assert client_token(**TOKEN_INPUTS) == token  # every try of one task instance: the same token
+    assert client_token(**{**TOKEN_INPUTS, "map_index": None}) == token  # None is "not mapped"
+    assert validate_client_token(token) == token
+    # Key order in the body does not matter (canonical JSON); a value does.
+    reordered = {**TOKEN_INPUTS, "body": dict(reversed(list(TOKEN_INPUTS["body"].items())))}
+    assert client_token(**reordered) == token
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"dag_id": "d2"},
+        {"run_id": "manual__2"},
+        {"task_id": "create2"},
+        {"map_index": 0},
+        {"project_id": "0123456789abcdef0123456789abcdef"},
+        {"body": {**TOKEN_INPUTS["body"], "name": "fw-2"}},
+    ],
+)
+def test_every_input_of_the_client_token_changes_it(change: dict[str, Any]) -> None:
+    assert client_token(**{**TOKEN_INPUTS, **change}) != client_token(**TOKEN_INPUTS)
+
+
+def test_with_id_is_exact_and_skips_deleted_records() -> None:
+    firewalls = [CfwFirewall("a-1", "fw", 4), CfwFirewall("a", "fw", 4), CfwFirewall("a-2", "fw", 2)]
+    assert with_id(firewalls, "a") is None  # the only exact match is deleted
+    assert with_id(firewalls, "a-2") == firewalls[2]
+    assert with_id([*firewalls, CfwFirewall("a", "fw", 2)], "a") == CfwFirewall("a", "fw", 2)

@@ -244,3 +244,44 @@ def test_a_2xx_create_answer_without_ids_is_a_response_error_and_not_resent(
     with pytest.raises(CfwResponseError):
         create(CfwHook())
     assert sent(emu, "cfw.firewall.create") == 1
+
+
+# -- X-Client-Token ----------------------------------------------------------------------------------
+
+TOKEN = "5f0c3f6c2b1e4d7a9c8b7a6f5e4d3c2b"
+
+
+def create_with_token(mode: str, token: str | None, name: str = "fw-a") -> Any:
+    hook = CfwHook()
+    if mode == "sync":
+        return hook.create_firewall(name=name, flavor=PRO, client_token=token)
+
+    async def go() -> Any:
+        async with hook.async_session():
+            return await hook.acreate_firewall(name=name, flavor=PRO, client_token=token)
+
+    return asyncio.run(go())
+
+
+def test_a_create_resent_with_its_client_token_after_a_502_creates_nothing_more(
+    emu: CfwEmulator, conn: Any, mode: str
+) -> None:
+    # The create is carried out, its answer lost behind a 502; the caller sends it again, same token.
+    emu.inject("cfw.firewall.create", "lost_answer", status=502)
+    with pytest.raises(CfwApiError) as info:
+        create_with_token(mode, TOKEN)
+    assert info.value.http_status == 502
+    assert sent(emu, "cfw.firewall.create") == 1  # the hook itself did not resend it
+    again = create_with_token(mode, TOKEN)
+    [firewall] = emu.list_firewalls("fw-a")
+    assert again.job_id == (firewall.create_job.job_id if firewall.create_job else None)
+    assert emu.firewalls_created == 1 and emu.repeated_client_tokens == 1
+    # Without the token the same resend orders a second firewall: the header is what protects.
+    create_with_token(mode, None)
+    assert emu.firewalls_created == 2
+
+
+def test_a_bad_client_token_is_refused_before_any_request(emu: CfwEmulator, conn: Any, mode: str) -> None:
+    with pytest.raises(CfwConfigError, match=r"^client_token: expected a 32-character UUID"):
+        create_with_token(mode, "not-a-uuid")
+    assert sum(sum(v.values()) for v in emu.stats.requests.values()) == 0

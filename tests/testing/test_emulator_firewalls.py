@@ -21,10 +21,19 @@ def _body(payload: Any) -> bytes:
     return json.dumps(payload).encode()
 
 
-def create(emu: CfwEmulator, name: str = "fw-a", *, charge: dict[str, Any] = POSTPAID) -> requests.Response:
-    payload = {"name": name, "flavor": PRO, "charge_info": charge}
-    url = f"{emu.url}/v2/{PROJECT}/firewall"
-    return signed(url, method="POST", body=_body(payload)).send()
+def create(
+    emu: CfwEmulator,
+    name: str = "fw-a",
+    *,
+    charge: dict[str, Any] = POSTPAID,
+    token: str | None = None,
+    project: str = PROJECT,
+    **extra: Any,
+) -> requests.Response:
+    payload = {"name": name, "flavor": PRO, "charge_info": charge, **extra}
+    url = f"{emu.url}/v2/{project}/firewall"
+    headers = {"X-Client-Token": token} if token else None
+    return signed(url, method="POST", body=_body(payload), headers=headers, project_id=project).send()
 
 
 def delete(emu: CfwEmulator, firewall_id: str, project: str = PROJECT) -> requests.Response:
@@ -127,8 +136,76 @@ def test_prepaid_without_auto_pay_awaits_payment(emu: CfwEmulator) -> None:
     assert answer["order_id"] and "job_id" not in answer
     emu.advance_clock(10)
     assert records(emu)[0]["status"] == -1
-    paid = create(emu, "fw-paid", charge={**charge, "is_auto_pay": True}).json()
-    assert paid["order_id"] and paid["job_id"]
+    assert emu.firewall_orders == 1
+
+
+PREPAID_AUTO = {"charge_mode": "prePaid", "period_type": "month", "period_num": 1, "is_auto_pay": True}
+
+
+def test_a_prepaid_auto_paid_order_has_no_job_and_goes_creating_then_running(emu: CfwEmulator) -> None:
+    # API reference: job_id "returned only when the billing mode is postpaid".
+    paid = create(emu, "fw-paid", charge=PREPAID_AUTO).json()
+    assert paid["order_id"] and "job_id" not in paid
+    [record] = records(emu)
+    assert (record["status"], record["charge_mode"]) == (0, 0)  # creating; 0 = yearly/monthly
+    emu.advance_clock(1.5)
+    assert records(emu)[0]["status"] == 2
+    assert emu.firewall_orders == 1 and emu.firewalls_created == 1
+
+
+def test_a_prepaid_creation_by_polls_advances_with_each_listing_and_can_fail(emu: CfwEmulator) -> None:
+    emu.script_firewall_jobs(["Running", "Failed"])
+    create(emu, "fw-paid", charge=PREPAID_AUTO)
+    assert [r["status"] for r in records(emu)] == [0]
+    assert [r["status"] for r in records(emu)] == [6]  # create failed
+    assert [r["status"] for r in records(emu)] == [6]
+
+
+def test_delete_of_a_prepaid_firewall_is_refused(emu: CfwEmulator) -> None:
+    create(emu, "fw-paid", charge=PREPAID_AUTO)
+    emu.advance_clock(1.5)
+    [record] = records(emu)
+    refused = delete(emu, record["fw_instance_id"])
+    assert refused.status_code == 400, refused.text
+    assert "pay-per-use" in refused.json()["error_msg"]
+    assert records(emu)[0]["status"] == 2  # still running
+
+
+def test_a_repeated_client_token_gets_the_first_answer_and_creates_nothing(emu: CfwEmulator) -> None:
+    token = "0" * 31 + "1"
+    first = create(emu, token=token)
+    again = create(emu, token=token)
+    assert first.status_code == again.status_code == 200
+    assert again.json() == first.json()
+    assert emu.firewalls_created == 1 and len(records(emu)) == 1 and emu.repeated_client_tokens == 1
+    # Another token, or the same one in another project, is another create.
+    assert create(emu, token="0" * 31 + "2").json()["job_id"] != first.json()["job_id"]
+    assert create(emu, token=token, project=OTHER_PROJECT).status_code == 200
+    assert emu.firewalls_created == 3
+    # No token: every create is carried out.
+    create(emu)
+    create(emu)
+    assert emu.firewalls_created == 5
+
+
+def test_a_list_lag_keeps_a_new_firewall_out_of_the_list_for_a_while(emu: CfwEmulator) -> None:
+    emu.firewall_list_lag = 30
+    create(emu)
+    assert records(emu) == [] and len(emu.list_firewalls("fw-a")) == 1
+    emu.advance_clock(29)
+    assert records(emu) == []
+    emu.advance_clock(2)
+    assert [r["fw_instance_name"] for r in records(emu)] == ["fw-a"]
+    emu.reset()
+    assert emu.firewall_list_lag == 0
+
+
+def test_the_list_is_scoped_by_enterprise_project(emu: CfwEmulator) -> None:
+    create(emu, "fw-a", enterprise_project_id="eps-1")
+    create(emu, "fw-b")
+    assert [r["fw_instance_name"] for r in records(emu, enterprise_project_id="eps-1")] == ["fw-a"]
+    assert [r["fw_instance_name"] for r in records(emu, enterprise_project_id="0")] == ["fw-b"]
+    assert [r["fw_instance_name"] for r in records(emu)] == ["fw-a", "fw-b"]
 
 
 @pytest.mark.parametrize(
@@ -176,6 +253,13 @@ def test_lost_answer_carries_out_the_create_then_resets(emu: CfwEmulator) -> Non
     assert [r["fw_instance_name"] for r in records(emu)] == ["fw-a"]
     [entry] = [e for e in emu.stats.log if e.route == "cfw.firewall.create"]
     assert entry.status == 0 and entry.fault == "lost_answer"
+
+
+def test_lost_answer_with_a_status_carries_out_the_create_then_answers_that_error(emu: CfwEmulator) -> None:
+    emu.inject("cfw.firewall.create", "lost_answer", status=502)
+    response = create(emu)
+    assert response.status_code == 502
+    assert emu.firewalls_created == 1 and [r["fw_instance_name"] for r in records(emu)] == ["fw-a"]
 
 
 def test_reset_forgets_the_firewalls(emu: CfwEmulator) -> None:
