@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from airflow_provider_cfw.operators.cfw import CfwCreateFirewallOperator, CfwDeleteFirewallOperator
     from airflow_provider_cfw.sensors.cfw import CfwJobSensor
     from airflow_provider_cfw.triggers.cfw import CfwJobTrigger
+    from airflow_provider_cfw.triggers.firewall import CfwFirewallTrigger
 
 _EXPORTS = {
     "CfwHook": "airflow_provider_cfw.hooks.cfw",
@@ -35,6 +36,7 @@ _EXPORTS = {
     "CfwDeleteFirewallOperator": "airflow_provider_cfw.operators.cfw",
     "CfwFirewall": "airflow_provider_cfw.core.firewalls",
     "CfwJobTrigger": "airflow_provider_cfw.triggers.cfw",
+    "CfwFirewallTrigger": "airflow_provider_cfw.triggers.firewall",
     "CfwJob": "airflow_provider_cfw.core.models",
     "CfwJobStatus": "airflow_provider_cfw.core.models",
     "CfwError": "airflow_provider_cfw.core.errors",
@@ -55,6 +57,7 @@ __all__ = [
     "CfwDeleteFirewallOperator",
     "CfwError",
     "CfwFirewall",
+    "CfwFirewallTrigger",
     "CfwHook",
     "CfwJob",
     "CfwJobNotFound",

@@ -98,7 +98,10 @@ def get_provider_info() -> dict[str, Any]:
         "triggers": [
             {
                 "integration-name": "Huawei Cloud Firewall (CFW)",
-                "python-modules": ["airflow_provider_cfw.triggers.cfw"],
+                "python-modules": [
+                    "airflow_provider_cfw.triggers.cfw",
+                    "airflow_provider_cfw.triggers.firewall",
+                ],
             }
         ],
         "connection-types": [

@@ -5,6 +5,10 @@ answer was lost is safe even when ListFirewallList does not show the new firewal
 derived, not random, so that every try of one task instance sends the same one: from the dag, the run,
 the task and the map index (never the try number, nor the task instance's id, which change between
 tries), the project and the request body (another name, flavor or billing is another order).
+
+The run's ``clear_number`` is an input too: Airflow counts up when someone clears the run's task
+instances, and such a clear is a new decision to create (after a failed creation was cleaned up, the
+first answer, a failed job, must not come back), while the retries of one try share it.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ def client_token(
     map_index: int | None,
     project_id: str | None,
     body: Mapping[str, Any],
+    clear_number: int | None = None,
 ) -> str:
     """``uuid5(namespace, canonical JSON of the inputs).hex``: 32 hexadecimal characters.
 
@@ -33,6 +38,7 @@ def client_token(
     :param run_id: its DAG run.
     :param task_id: its task.
     :param map_index: its map index (``-1`` when not mapped).
+    :param clear_number: how often the run was cleared (``None`` or ``0``: never).
     :param project_id: the project the firewall is ordered in (``None``: the connection's).
     :param body: the CreateFirewall request body.
     """
@@ -42,6 +48,7 @@ def client_token(
             "run_id": run_id,
             "task_id": task_id,
             "map_index": -1 if map_index is None else map_index,
+            "clear_number": clear_number or 0,
             "project_id": project_id,
             "body": body,
         },

@@ -192,12 +192,16 @@ class CfwEmulator:
             project_name=project_name,
         )
 
-    def script_firewall_jobs(self, statuses: StatusScript) -> None:
+    def script_firewall_jobs(self, statuses: StatusScript, deletes: StatusScript | None = None) -> None:
         """How the jobs of later creates and deletes go (default: Running for 1 s, then Success);
-        e.g. ``[("Running", 0.5), ("Failed", None)]`` for a create that fails."""
-        ScriptedJob("check", statuses, begin_time=0.0)  # refuse a bad script here, not at the next create
+        e.g. ``[("Running", 0.5), ("Failed", None)]`` for a create that fails. ``deletes``: how delete
+        jobs go instead, e.g. a failed create cleaned up by a delete that succeeds."""
+        for script in (statuses, deletes):
+            if script is not None:  # refuse a bad script here, not at the next create
+                ScriptedJob("check", script, begin_time=0.0)
         with self.state.lock:
             self.firewalls.job_script = statuses
+            self.firewalls.delete_job_script = deletes
 
     def list_firewalls(self, name: str | None = None) -> list[EmulatedFirewall]:
         """The firewalls that exist (not yet removed by a delete), optionally only those called ``name``."""

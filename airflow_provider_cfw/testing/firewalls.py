@@ -104,6 +104,8 @@ class FirewallRegistry:
         self.state = state
         self.firewalls: dict[str, EmulatedFirewall] = {}
         self.job_script: StatusScript = DEFAULT_JOB_SCRIPT
+        #: How delete jobs go, if not as :attr:`job_script` (a failed create, then a delete that works).
+        self.delete_job_script: StatusScript | None = None
         #: Every create that was carried out, even if its answer was lost (what billing would see).
         self.creates = 0
         #: Orders placed (one per prePaid create carried out).
@@ -119,13 +121,16 @@ class FirewallRegistry:
         with self.state.lock:
             self.firewalls.clear()
             self.job_script = DEFAULT_JOB_SCRIPT
+            self.delete_job_script = None
             self.creates = self.orders = self.repeated_tokens = 0
             self.list_lag = 0.0
             self.answers_by_token.clear()
 
-    def _new_job(self, project_id: str, *, listed: bool = True) -> ScriptedJob:
+    def _new_job(
+        self, project_id: str, *, listed: bool = True, script: StatusScript | None = None
+    ) -> ScriptedJob:
         job_id = str(uuid.uuid4())
-        job = ScriptedJob(job_id, self.job_script, begin_time=self.state.now())
+        job = ScriptedJob(job_id, script or self.job_script, begin_time=self.state.now())
         if listed:
             self.state.jobs[(project_id, job_id)] = job
         return job
@@ -190,7 +195,7 @@ class FirewallRegistry:
                     PREPAID_DELETE_CODE, "DeleteFirewall takes effect only for pay-per-use firewalls"
                 )
             if firewall.delete_job is None or firewall.status(self.state.now()) == 7:
-                firewall.delete_job = self._new_job(project_id)
+                firewall.delete_job = self._new_job(project_id, script=self.delete_job_script)
             # A second delete while the first runs answers with the same job, as an idempotent call.
             return firewall.delete_job.job_id
 

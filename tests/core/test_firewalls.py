@@ -440,6 +440,7 @@ def test_the_client_token_is_stable_and_32_hex_characters() -> None:
     assert re.fullmatch(r"[0-9a-f]{32}", token)
     assert client_token(**TOKEN_INPUTS) == token  # every try of one task instance: the same token
     assert client_token(**{**TOKEN_INPUTS, "map_index": None}) == token  # None is "not mapped"
+    assert client_token(**TOKEN_INPUTS, clear_number=0) == token  # never cleared
     assert validate_client_token(token) == token
     # Key order in the body does not matter (canonical JSON); a value does.
     reordered = {**TOKEN_INPUTS, "body": dict(reversed(list(TOKEN_INPUTS["body"].items())))}
@@ -455,6 +456,7 @@ def test_the_client_token_is_stable_and_32_hex_characters() -> None:
         {"map_index": 0},
         {"project_id": "0123456789abcdef0123456789abcdef"},
         {"body": {**TOKEN_INPUTS["body"], "name": "fw-2"}},
+        {"clear_number": 1},
     ],
 )
 def test_every_input_of_the_client_token_changes_it(change: dict[str, Any]) -> None:

@@ -4,6 +4,9 @@ poke and deferrable mode: idempotent by name, safe to delete twice, no request f
 from __future__ import annotations
 
 import asyncio
+import time
+from datetime import timedelta
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -11,6 +14,7 @@ from airflow.providers.common.compat.sdk import AirflowException, AirflowFailExc
 
 from airflow_provider_cfw import CfwCreateFirewallOperator, CfwDeleteFirewallOperator
 from airflow_provider_cfw.core.errors import CfwConfigError
+from airflow_provider_cfw.operators.cfw import JOB_NOT_FOUND_GRACE_SECONDS
 from airflow_provider_cfw.testing import CfwEmulator
 from airflow_provider_cfw.triggers.cfw import CfwJobTrigger
 from tests.conftest import PROJECT, assert_no_secrets
@@ -26,6 +30,12 @@ def sent(emu: CfwEmulator, route: str) -> int:
 
 def total_sent(emu: CfwEmulator) -> int:
     return sum(sum(by_status.values()) for by_status in emu.stats.requests.values())
+
+
+def run_context(run_id: str = "manual__1", *, clear_number: int = 0, map_index: int = -1) -> dict[str, Any]:
+    """What the operators read of Airflow's context: the task instance's ids and the run's clear count."""
+    ti = SimpleNamespace(dag_id="dag", run_id=run_id, task_id="create", map_index=map_index)
+    return {"ti": ti, "run_id": run_id, "dag_run": SimpleNamespace(clear_number=clear_number)}
 
 
 def create_op(name: str = "fw-a", **kwargs: Any) -> CfwCreateFirewallOperator:
@@ -45,6 +55,10 @@ def run_deferred(op: Any) -> dict[str, Any]:
         op.execute({})
     deferred = info.value
     assert isinstance(deferred.trigger, CfwJobTrigger) and deferred.method_name == "execute_complete"
+    # Airflow enforces the operator's timeout on the deferral; a fresh job gets its grace period.
+    assert deferred.timeout == timedelta(seconds=op.timeout)
+    grace = deferred.trigger.not_found_deadline
+    assert grace is not None and time.time() < grace <= time.time() + JOB_NOT_FOUND_GRACE_SECONDS
     _, kwargs = deferred.trigger.serialize()
     assert_no_secrets(kwargs, deferred.kwargs)
     trigger = CfwJobTrigger(**kwargs)
@@ -148,14 +162,17 @@ def test_names_that_only_contain_the_name_do_not_count(fw_emu: CfwEmulator) -> N
     assert result["reused"] is False and fw_emu.firewalls_created == 2
 
 
-def test_a_failed_job_fails_the_task_without_retries(fw_emu: CfwEmulator) -> None:
-    fw_emu.script_firewall_jobs(["Running", "Failed"])
-    with pytest.raises(AirflowFailException, match="failed"):
-        create_op().execute({})
-    # A retry would not create a second one; it refuses the broken firewall instead.
-    with pytest.raises(AirflowFailException, match="creation failed"):
-        create_op().execute({})
-    assert fw_emu.firewalls_created == 1
+def test_a_failed_job_cleans_up_then_fails_the_task_without_retries(fw_emu: CfwEmulator) -> None:
+    fw_emu.script_firewall_jobs(["Running", "Failed"], deletes=TWO_POLLS)
+    with pytest.raises(
+        AirflowFailException, match=r"job .* failed .*; cleaned up: the create-failed firewall"
+    ):
+        create_op().execute(run_context("manual__1"))
+    assert fw_emu.list_firewalls("fw-a") == [] and sent(fw_emu, "cfw.firewall.delete") == 1
+    # The next run with the same name simply creates it.
+    fw_emu.script_firewall_jobs(TWO_POLLS)
+    result = create_op().execute(run_context("manual__2"))
+    assert result["status"] == 2 and result["reused"] is False and fw_emu.firewalls_created == 2
 
 
 def test_without_waiting(fw_emu: CfwEmulator) -> None:
@@ -219,10 +236,11 @@ def test_create_deferrable(fw_emu: CfwEmulator) -> None:
     assert fw_emu.firewalls_created == 1
 
 
-def test_create_deferrable_failed_job(fw_emu: CfwEmulator) -> None:
-    fw_emu.script_firewall_jobs(["Running", "Failed"])
-    with pytest.raises(AirflowFailException, match="failed"):
+def test_create_deferrable_failed_job_cleans_up(fw_emu: CfwEmulator) -> None:
+    fw_emu.script_firewall_jobs(["Running", "Failed"], deletes=TWO_POLLS)
+    with pytest.raises(AirflowFailException, match="cleaned up"):
         run_deferred(create_op(deferrable=True, poll_interval=0.01))
+    assert fw_emu.list_firewalls("fw-a") == [] and fw_emu.firewalls_created == 1
 
 
 def test_reuse_in_deferrable_mode_does_not_defer(fw_emu: CfwEmulator) -> None:

@@ -1,0 +1,308 @@
+"""``CfwCreateFirewallOperator``: order a firewall once, however often the task is tried, and wait."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException, conf
+
+from airflow_provider_cfw.core.client_token import client_token
+from airflow_provider_cfw.core.errors import CfwApiError, CfwError
+from airflow_provider_cfw.core.firewalls import (
+    AWAITING_PAYMENT,
+    CREATE_FAILED,
+    CREATING,
+    CfwFirewall,
+    awaits_payment,
+    create_firewall_body,
+    validate_enterprise_project_id,
+)
+from airflow_provider_cfw.core.models import CfwJob, CfwJobStatus
+from airflow_provider_cfw.operators.base import (
+    OBJECT_NOT_FOUND_CODE,
+    choice,
+    prepaid_refusal,
+)
+from airflow_provider_cfw.operators.firewall_wait import FirewallWait
+from airflow_provider_cfw.triggers.events import job_from_event
+
+if TYPE_CHECKING:
+    from airflow.providers.common.compat.sdk import Context
+
+
+class CfwCreateFirewallOperator(FirewallWait):
+    """Create a CFW firewall (CreateFirewall) and wait for it; idempotent by name and by token.
+
+    Two guards keep a rerun or a retry from ordering twice:
+
+    - **the name look-up**: before sending anything it lists the firewalls called exactly ``name``
+      (within ``enterprise_project_id`` if given). With ``if_exists="reuse"`` (the default) an
+      existing one is returned as it is, without a second order; with ``"fail"`` the task fails. This
+      covers a firewall made by an earlier run, another DAG or by hand.
+    - **the X-Client-Token header**: every CreateFirewall carries a token derived from the task
+      instance (dag, run, task, map index; not the try number) and the request. CFW answers a
+      repeated token with the first answer and creates nothing, so a retry after a lost answer is
+      safe even while the list does not show the new firewall yet.
+
+    The hook never resends the create itself after a failure that may have reached CFW (a timeout,
+    a reset after sending, a 502 or 504); Airflow's retry does, with the same token.
+
+    With ``wait_for_completion`` it waits for the creation job (postPaid), in the worker or
+    (``deferrable=True``) on the triggerer through
+    :class:`~airflow_provider_cfw.triggers.cfw.CfwJobTrigger`, then looks the firewall up by name.
+    A prePaid order with ``is_auto_pay`` has no job: the operator waits for the firewall itself to be
+    running (deferred: :class:`~airflow_provider_cfw.triggers.firewall.CfwFirewallTrigger`). A prePaid
+    order without ``is_auto_pay`` is not paid: the firewall stays at status -1 (awaiting payment)
+    until someone pays the order in the console; the operator logs a warning and returns status -1.
+
+    A failed creation (the job failed, or the firewall ended in status 6, create failed) leaves a
+    firewall CFW keeps. The operator deletes it (postPaid), waits for that delete, then fails the
+    task without using up its retries, saying it cleaned up. A create-failed firewall of the same
+    name left by an interrupted cleanup is deleted by the next run before it creates (a warning in
+    the log); with ``if_exists="fail"`` it fails the task instead. A prePaid one cannot be deleted
+    through the API: the message says to unsubscribe it in the console.
+
+    The XCom return value is a dict: ``firewall_id`` (``None`` if the firewall is not listed yet),
+    ``job_id`` (``None`` when an existing firewall was reused, or for prePaid), ``name``,
+    ``order_id`` (prePaid only), ``status`` (the numeric firewall status, see
+    :data:`~airflow_provider_cfw.core.firewalls.FIREWALL_STATUSES`) and ``reused``.
+
+    :param name: the firewall's name: 1 to 48 Chinese or English letters, digits, ``_`` or ``-``.
+    :param flavor: ``{"version": "Standard" | "Professional"}``, plus for prePaid only
+        ``"extend_eip_count": 0-2000, "extend_bandwidth": 0-5000 in steps of 5,
+        "extend_vpc_count": 0-100``; postPaid firewalls are Professional only.
+    :param charge_info: ``{"charge_mode": "prePaid" | "postPaid", "period_type": "month" | "year",
+        "period_num": 1-9 months or 1-3 years, "is_auto_renew": bool, "is_auto_pay": bool}``;
+        ``None`` means postPaid (pay per use). prePaid needs ``period_type`` and ``period_num``.
+    :param enterprise_project_id: the enterprise project (``"0"`` is the default one); the name
+        look-up is scoped to it too.
+    :param tags: ``[{"key": ..., "value": ...}]`` (``value`` optional) or ``{key: value}``.
+    :param if_exists: ``"reuse"`` or ``"fail"`` when a firewall of that name exists.
+    :param wait_for_completion: wait for the creation to finish.
+    :param deferrable: wait on the triggerer (default: ``[operators] default_deferrable``).
+    :param poll_interval: seconds between polls.
+    :param timeout: seconds to wait before the task fails (and may be retried).
+    :param cfw_conn_id: the Airflow connection id.
+    :param project_id: overrides the connection's project.
+    :param region: overrides the connection's region.
+    """
+
+    template_fields: Sequence[str] = (
+        "name",
+        "flavor",
+        "charge_info",
+        "enterprise_project_id",
+        "tags",
+        "project_id",
+        "region",
+        "cfw_conn_id",
+    )
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        flavor: Mapping[str, Any],
+        charge_info: Mapping[str, Any] | None = None,
+        enterprise_project_id: str | None = None,
+        tags: Sequence[Mapping[str, str]] | Mapping[str, str] | None = None,
+        if_exists: str = "reuse",
+        wait_for_completion: bool = True,
+        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        poll_interval: timedelta | float = 10,
+        timeout: timedelta | float = 60 * 60,
+        cfw_conn_id: str = "cfw_default",
+        project_id: str | None = None,
+        region: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(
+            wait_for_completion=wait_for_completion,
+            deferrable=deferrable,
+            poll_interval=poll_interval,
+            timeout=timeout,
+            cfw_conn_id=cfw_conn_id,
+            project_id=project_id,
+            region=region,
+            **kwargs,
+        )
+        self.name = name
+        self.flavor = flavor
+        self.charge_info = charge_info
+        self.enterprise_project_id = enterprise_project_id
+        self.tags = tags
+        self.if_exists = choice(if_exists, ("reuse", "fail"), "if_exists")
+
+    @property
+    def _what(self) -> str:
+        return f"Creating firewall {self.name!r}"
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        # Every field is checked before the first request (templated values only now exist).
+        body = create_firewall_body(
+            name=self.name,
+            flavor=self.flavor,
+            charge_info=self.charge_info,
+            enterprise_project_id=self.enterprise_project_id,
+            tags=self.tags,
+        )
+        existing = self._named()
+        if existing is not None and (existing.status != CREATE_FAILED or self.if_exists == "fail"):
+            return self._reuse(existing)
+        if existing is not None:
+            # A failed creation whose cleanup did not finish (an earlier run was killed): clear the way.
+            self.log.warning(
+                "Firewall %r (%s) is left over from a failed creation: deleting it, then creating anew",
+                self.name,
+                existing.id,
+            )
+            self._remove_failed(existing)
+        token = self._client_token(context, body)
+        try:
+            created = self.hook.create_firewall(**body, project_id=self.project_id, client_token=token)
+        except CfwError as err:
+            # The create may or may not have happened: the next try sends the same token and looks the
+            # name up first.
+            raise AirflowException(f"Could not create firewall {self.name!r}: {err}") from err
+        self.log.info(
+            "Firewall %r ordered: job %s, order %s (request id %s, client token %s)",
+            self.name,
+            created.job_id,
+            created.order_id,
+            created.request_id,
+            token,
+        )
+        resume = {"job_id": created.job_id, "order_id": created.order_id}
+        if awaits_payment(body["charge_info"]):
+            return self._awaiting_payment(resume)
+        if not self.wait_for_completion:
+            return self._result(resume, wait=False)
+        if created.job_id is None:
+            # prePaid, paid at once: no job (job_id is "returned only when the billing mode is postpaid").
+            return self._wait_for_firewall(resume)
+        self._wait(created.job_id, self._what, resume)
+        return self._result(resume)
+
+    def execute_complete(
+        self, context: Context, event: dict[str, Any] | None = None, resume: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """Resume after :class:`CfwJobTrigger` fired: check the event, then look the firewall up."""
+        resume = resume or {}
+        self._check_job(job_from_event(event, str(resume.get("job_id"))), self._what)
+        return self._result(resume)
+
+    def _client_token(self, context: Context, body: Mapping[str, Any]) -> str:
+        """The same for every try of this task instance (see :mod:`~airflow_provider_cfw.core.client_token`)."""
+        ti = context.get("ti") or context.get("task_instance")
+        run_id = getattr(ti, "run_id", None) or context.get("run_id")
+        return client_token(
+            dag_id=getattr(ti, "dag_id", None) or (self.dag.dag_id if self.has_dag() else None),
+            run_id=str(run_id) if run_id is not None else None,
+            task_id=self.task_id,
+            map_index=getattr(ti, "map_index", None),
+            project_id=self.project_id,
+            body=body,
+            clear_number=getattr(context.get("dag_run"), "clear_number", None),
+        )
+
+    def _named(self) -> CfwFirewall | None:
+        return self._find_by_name(self.name, validate_enterprise_project_id(self.enterprise_project_id))
+
+    def _reuse(self, firewall: CfwFirewall) -> dict[str, Any]:
+        if self.if_exists == "fail":
+            raise AirflowFailException(
+                f"A firewall named {self.name!r} already exists: {firewall.id} ({firewall.status_text}); "
+                "if_exists='fail'"
+            )
+        self.log.info(
+            "Firewall %r already exists (%s, %s): reusing it, nothing is created",
+            self.name,
+            firewall.id,
+            firewall.status_text,
+        )
+        if self.wait_for_completion and firewall.status == CREATING:
+            found = self._wait_for_status(firewall.id, self._what)
+            if found is None:
+                raise AirflowFailException(f"Firewall {self.name!r} ({firewall.id}) was not created")
+            if found.status == CREATE_FAILED:
+                self._creation_failed(f"{self._what}: firewall {firewall.id} ended in create failed")
+            firewall = found
+        return self._xcom(firewall, job_id=None, order_id=None, reused=True)
+
+    # ---- a failed creation ----------------------------------------------------------------------
+
+    def _job_failed(self, job: CfwJob, what: str) -> None:
+        self._creation_failed(self._job_failure(job, what))
+
+    def _creation_failed(self, message: str) -> None:
+        """Delete the create-failed firewall CFW kept (if it can), then fail the task, retries unused."""
+        firewall = self._named()
+        if firewall is None or firewall.status != CREATE_FAILED:
+            raise AirflowFailException(
+                f"{message}; no create-failed firewall named {self.name!r} is listed (yet): the next run "
+                "with this name deletes it before creating"
+            )
+        job_id = self._remove_failed(firewall)
+        raise AirflowFailException(
+            f"{message}; cleaned up: the create-failed firewall {firewall.id} was deleted (job {job_id})"
+        )
+
+    def _remove_failed(self, firewall: CfwFirewall) -> str | None:
+        """Delete a create-failed firewall and wait for it in the worker; the deletion job's id."""
+        what = f"Deleting the create-failed firewall {firewall.id} ({self.name!r})"
+        if firewall.prepaid:
+            raise prepaid_refusal(firewall, what)
+        try:
+            deleted = self.hook.delete_firewall(firewall.id, project_id=self.project_id)
+        except CfwApiError as err:
+            if err.error_code == OBJECT_NOT_FOUND_CODE:
+                return None
+            raise AirflowFailException(f"{what}: {err}; delete it before the next run") from err
+        job = self._poll_job(deleted.job_id, what)
+        if job.status is CfwJobStatus.FAILED:
+            raise AirflowFailException(f"{self._job_failure(job, what)}; delete it before the next run")
+        self.log.info("%s: done (job %s)", what, job.id)
+        return job.id
+
+    # ---- answers --------------------------------------------------------------------------------
+
+    def _awaiting_payment(self, resume: dict[str, Any]) -> dict[str, Any]:
+        self.log.warning(
+            "Firewall %r: order %s awaits payment (prePaid without is_auto_pay). CFW starts no job until "
+            "the order is paid in the console; not waiting",
+            self.name,
+            resume["order_id"],
+        )
+        return self._result(resume, wait=False)
+
+    def _result(self, resume: Mapping[str, Any], *, wait: bool = True) -> dict[str, Any]:
+        firewall = self._named()
+        started = time.monotonic()
+        # A real cloud may list a new firewall a little after its job ends: give it the task's timeout.
+        while wait and firewall is None and time.monotonic() - started < self.timeout:
+            self.log.info("Firewall %r is not listed yet; looking again", self.name)
+            time.sleep(self.poll_interval)
+            firewall = self._named()
+        if firewall is None:
+            self.log.warning("Firewall %r is not listed yet; firewall_id is None", self.name)
+        return self._xcom(
+            firewall, job_id=resume.get("job_id"), order_id=resume.get("order_id"), reused=False
+        )
+
+    def _xcom(
+        self, firewall: CfwFirewall | None, *, job_id: str | None, order_id: str | None, reused: bool
+    ) -> dict[str, Any]:
+        status = firewall.status if firewall is not None else None
+        if status == AWAITING_PAYMENT:
+            self.log.warning("Firewall %r is awaiting payment (status -1)", self.name)
+        return {
+            "firewall_id": firewall.id if firewall is not None else None,
+            "job_id": job_id,
+            "name": self.name,
+            "order_id": order_id,
+            "status": status,
+            "reused": reused,
+        }
