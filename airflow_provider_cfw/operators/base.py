@@ -39,12 +39,16 @@ def seconds(value: timedelta | float, field: str) -> float:
     return float(amount)
 
 
+def prepaid_reason(firewall: CfwFirewall) -> str:
+    return (
+        f"firewall {firewall.name!r} ({firewall.id}) is prePaid (yearly/monthly), which DeleteFirewall "
+        "does not delete; unsubscribe it in the Huawei Cloud console"
+    )
+
+
 def prepaid_refusal(firewall: CfwFirewall, what: str) -> AirflowFailException:
     """DeleteFirewall "takes effect only for pay-per-use firewalls": say so before sending it."""
-    return AirflowFailException(
-        f"{what}: firewall {firewall.name!r} ({firewall.id}) is prePaid (yearly/monthly), which "
-        "DeleteFirewall does not delete; unsubscribe it in the Huawei Cloud console"
-    )
+    return AirflowFailException(f"{what}: {prepaid_reason(firewall)}")
 
 
 class CfwFirewallOperatorBase(BaseOperator):

@@ -24,6 +24,7 @@ from airflow_provider_cfw.core.models import CfwJob, CfwJobStatus
 from airflow_provider_cfw.operators.base import (
     OBJECT_NOT_FOUND_CODE,
     choice,
+    prepaid_reason,
     prepaid_refusal,
 )
 from airflow_provider_cfw.operators.firewall_wait import FirewallWait
@@ -245,6 +246,8 @@ class CfwCreateFirewallOperator(FirewallWait):
                 f"{message}; no create-failed firewall named {self.name!r} is listed (yet): the next run "
                 "with this name deletes it before creating"
             )
+        if firewall.prepaid:
+            raise AirflowFailException(f"{message}; not cleaned up: {prepaid_reason(firewall)}")
         job_id = self._remove_failed(firewall)
         raise AirflowFailException(
             f"{message}; cleaned up: the create-failed firewall {firewall.id} was deleted (job {job_id})"

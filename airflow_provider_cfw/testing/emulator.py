@@ -237,6 +237,16 @@ class CfwEmulator:
         with self.state.lock:
             self.firewalls.list_lag = float(seconds)
 
+    @property
+    def list_deleted_firewalls(self) -> bool:
+        """List deleted firewalls as status 4 (deleted) rather than leave them out (default ``False``)."""
+        return self.firewalls.list_deleted
+
+    @list_deleted_firewalls.setter
+    def list_deleted_firewalls(self, value: bool) -> None:
+        with self.state.lock:
+            self.firewalls.list_deleted = bool(value)
+
     def issue_token(
         self, domain_name: str, user_name: str, project_id: str, *, ttl: float | None = None
     ) -> str:

@@ -13,7 +13,8 @@ refuses a prePaid firewall ("takes effect only for pay-per-use firewalls").
 
 ``X-Client-Token``: a create repeating a token gets the first answer again and creates nothing.
 :attr:`FirewallRegistry.list_lag` keeps a new firewall out of ListFirewallList for that many seconds,
-as a real cloud does not promise to list it at once.
+as a real cloud does not promise to list it at once. :attr:`FirewallRegistry.list_deleted` lists a
+deleted firewall as status 4 (deleted) instead of leaving it out.
 """
 
 from __future__ import annotations
@@ -112,6 +113,8 @@ class FirewallRegistry:
         self.orders = 0
         #: Seconds (emulator time) a new firewall stays out of ListFirewallList.
         self.list_lag = 0.0
+        #: List a deleted firewall as status 4 (deleted) instead of leaving it out, as CFW may.
+        self.list_deleted = False
         #: ``(project_id, X-Client-Token)`` -> the first answer to a create carrying it.
         self.answers_by_token: dict[tuple[str, str], dict[str, Any]] = {}
         #: Creates answered from :attr:`answers_by_token` (nothing created).
@@ -124,6 +127,7 @@ class FirewallRegistry:
             self.delete_job_script = None
             self.creates = self.orders = self.repeated_tokens = 0
             self.list_lag = 0.0
+            self.list_deleted = False
             self.answers_by_token.clear()
 
     def _new_job(
@@ -204,7 +208,8 @@ class FirewallRegistry:
         if firewall is None or firewall.project_id != project_id:
             return None
         if firewall.status(self.state.now()) is None:
-            del self.firewalls[firewall_id]
+            if not self.list_deleted:
+                del self.firewalls[firewall_id]
             return None
         return firewall
 
@@ -235,9 +240,9 @@ class FirewallRegistry:
                     # The prePaid creation's hidden job: a listing that shows it counts as its poll.
                     firewall.create_job.poll(now)
                 status = firewall.status(now)
-                if status is None:
+                if status is None and not self.list_deleted:
                     continue
-                matches.append(firewall.record(status))
+                matches.append(firewall.record(4 if status is None else status))
         return {
             "limit": limit,
             "offset": offset,

@@ -313,3 +313,17 @@ def test_the_official_sdk_creates_lists_and_deletes(
     deleted = client.delete_firewall(v1.DeleteFirewallRequest(resource_id=record.fw_instance_id))
     assert deleted.data
     assert emu.stats.signature_failures == 0 and emu.firewalls_created == 1
+
+
+def test_deleted_firewalls_can_stay_listed_as_status_4(emu: CfwEmulator) -> None:
+    emu.list_deleted_firewalls = True
+    create(emu)
+    emu.advance_clock(1.5)
+    firewall_id = records(emu)[0]["fw_instance_id"]
+    delete(emu, firewall_id)
+    emu.advance_clock(1.5)
+    assert [r["status"] for r in records(emu)] == [4]
+    assert delete(emu, firewall_id).json()["error_code"] == "CFW.00200005"
+    assert [r["status"] for r in records(emu)] == [4]
+    emu.reset()
+    assert emu.list_deleted_firewalls is False
