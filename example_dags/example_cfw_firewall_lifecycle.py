@@ -2,8 +2,12 @@
 
 Trigger it with a name, e.g. ``airflow dags trigger example_cfw_firewall_lifecycle --conf '{"name":
 "airflow-fw-1"}'``. Needs a running triggerer. Credentials come only from the ``cfw_default``
-connection. The firewall is pay-per-use (postPaid), the kind CFW deletes through its API; the delete
-runs even when the task in the middle fails, so the firewall does not outlive the run.
+connection. The firewall is pay-per-use (postPaid), the kind CFW deletes through its API.
+
+The create and the delete are Airflow's setup and teardown: the delete runs even when the task in
+the middle fails, so the firewall does not outlive the run, and the run still ends ``failed`` then (its
+state comes from the work, not from the teardown). The delete finds the firewall by the create's name,
+so it needs nothing from the create's XCom.
 """
 
 from __future__ import annotations
@@ -47,7 +51,8 @@ with DAG(
         name="{{ params.name }}",
         flavor={"version": "Professional"},
         charge_info={"charge_mode": "postPaid"},
-        # Looks the name up first: a retry after a lost answer reuses the firewall, never buys two.
+        # Looks the name up first and sends an X-Client-Token derived from the task instance: a retry
+        # after a lost answer never buys two. A failed creation is deleted before the task fails.
         if_exists="reuse",
         deferrable=True,
         poll_interval=10,
@@ -74,12 +79,14 @@ with DAG(
     # [START howto_operator_cfw_delete_firewall]
     delete_firewall = CfwDeleteFirewallOperator(
         task_id="delete_firewall",
-        firewall_id="{{ ti.xcom_pull(task_ids='create_firewall')['firewall_id'] }}",
-        # Clean up whatever happened in between; an already deleted firewall counts as done.
-        trigger_rule="all_done",
+        # The create's name, not its XCom: found whatever the create managed to return. A firewall
+        # already gone counts as deleted.
+        name="{{ params.name }}",
         deferrable=True,
         poll_interval=10,
         retries=2,
     )
-    create_firewall >> used >> delete_firewall
+    # Setup and teardown: the delete runs after the work whatever its outcome, and the run's state
+    # is the work's.
+    create_firewall >> used >> delete_firewall.as_teardown(setups=create_firewall)
     # [END howto_operator_cfw_delete_firewall]

@@ -115,10 +115,13 @@ def test_lifecycle_example_cleans_up_whatever_happens(example_bag: Any) -> None:
     assert type(create).__name__ == "CfwCreateFirewallOperator" and create.deferrable is True
     assert create.if_exists == "reuse" and create.retries > 0
     assert type(delete).__name__ == "CfwDeleteFirewallOperator"
-    assert delete.trigger_rule == "all_done", "the firewall is deleted even when the middle fails"
+    # Setup and teardown: the delete runs whatever the work did, and the run's state is the work's.
+    assert create.is_setup and delete.is_teardown and not use.is_setup and not use.is_teardown
+    assert delete.trigger_rule == "all_done_setup_success"
     assert use.upstream_task_ids == {"create_firewall"}
-    assert delete.upstream_task_ids == {"use_firewall"}
-    assert "firewall_id" in delete.firewall_id, "the id comes from the create's XCom"
+    assert delete.upstream_task_ids == {"use_firewall", "create_firewall"}
+    # By the create's name: the delete needs nothing from the create's XCom.
+    assert delete.name == create.name and delete.firewall_id is None
 
 
 def markers(path: Path) -> dict[str, str]:

@@ -11,6 +11,7 @@ import pytest
 
 from tests.e2e import failover
 from tests.e2e.driver import E2eSession
+from tests.e2e.firewall_scenarios import FIREWALL_DAG_IDS
 from tests.e2e.scenario import E2E_DAGS, EXAMPLE_DAGS, polls_until
 
 #: Jobs scripted by polls, so Airflow's start-up time does not eat into them. The worker pokes once
@@ -31,8 +32,8 @@ E2E_DAG_IDS = [
     "e2e_cfw_poke",
     "e2e_cfw_reschedule",
     "example_cfw_hook",
-    "e2e_cfw_firewall_retry",
     "example_cfw_firewall_lifecycle",
+    *FIREWALL_DAG_IDS,
 ]
 
 

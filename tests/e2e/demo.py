@@ -27,7 +27,7 @@ SENSOR_DAG = "example_cfw_job_sensor"
 DEFERRABLE_DAG = "example_cfw_job_sensor_deferrable"
 HOOK_DAG = "example_cfw_hook"
 LIFECYCLE_DAG = "example_cfw_firewall_lifecycle"
-#: The firewall the lifecycle run creates and deletes; its jobs are the emulator's own.
+#: The firewall the lifecycle run creates (setup) and deletes (teardown); its jobs are the emulator's own.
 DEMO_FIREWALL = "demo-firewall"
 #: Expectation.job_id for a job the run itself started: read from that task's XCom.
 FROM_XCOM = "xcom:"
@@ -69,10 +69,10 @@ EXPECTED = {
     ],
     "demo-lifecycle": [
         Expectation(LIFECYCLE_DAG, "create_firewall", "deferrable", FROM_XCOM + "create_firewall", "success",
-                    "triggerer", "(firewall created)"),
+                    "triggerer", "(setup: firewall created)"),
         Expectation(LIFECYCLE_DAG, "use_firewall", "hook", "-", "success", "worker"),
         Expectation(LIFECYCLE_DAG, "delete_firewall", "deferrable", FROM_XCOM + "delete_firewall", "success",
-                    "triggerer", "(firewall deleted)"),
+                    "triggerer", "(teardown: firewall deleted)"),
     ],
 }  # fmt: skip
 

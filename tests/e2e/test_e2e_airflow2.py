@@ -3,7 +3,9 @@ triggerer, running the example DAGs and the e2e DAGs in every mode, outcomes rea
 
 Airflow 2 behaves differently where it matters to the sensor: its executor safeguard around
 ``execute``, its reschedule bookkeeping (``_first_reschedule_date_airflow2`` reads task_reschedule),
-its deferral timeout. Unit tests cannot show those; this run does.
+its deferral timeout. Unit tests cannot show those; this run does. The firewall lifecycle's scenarios
+(setup/teardown, a failed creation, a lost answer with a lagging list, a prePaid order) run here too,
+one after another, once the sensor runs are done.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.e2e import failover
+from tests.e2e import firewall_scenarios as scenarios
 from tests.e2e.driver import E2eSession
 from tests.e2e.scenario import E2E_DAGS, EXAMPLE_DAGS, RunResult, polls_until
 from tests.e2e.stack import airflow_major
@@ -65,8 +68,16 @@ def results() -> Iterator[tuple[E2eSession, dict[str, RunResult]]]:
             *sorted(EXAMPLE_DAGS.glob("example_cfw_job_sensor*.py")),
             E2E_DAGS / "e2e_cfw_deferrable.py",
             E2E_DAGS / "e2e_cfw_worker.py",
+            E2E_DAGS / "e2e_cfw_firewall.py",
         ],
-        [DEFERRABLE_EXAMPLE, WORKER_EXAMPLE, "e2e_cfw_deferrable", "e2e_cfw_poke", "e2e_cfw_reschedule"],
+        [
+            DEFERRABLE_EXAMPLE,
+            WORKER_EXAMPLE,
+            "e2e_cfw_deferrable",
+            "e2e_cfw_poke",
+            "e2e_cfw_reschedule",
+            *scenarios.FIREWALL_DAG_IDS,
+        ],
         jobs,
         parallelism=4,
         keep_home=bool(os.environ.get("CFW_E2E_KEEP")),
@@ -170,3 +181,30 @@ def test_worker_modes_and_airflow2_reschedule_bookkeeping(
     missing = _logs(session, by_name["reschedule-not-found"])
     assert f"CFW job {MISSING_RESCHEDULED_JOB} was not found after" in missing, missing[-3000:]
     assert records.reschedules(reschedule.dag_id, by_name["reschedule-not-found"].run_id, "wait") >= 2
+
+
+# -- the firewall lifecycle on Airflow 2.11 (the same scenarios as tests/e2e/test_e2e_firewall_lifecycle.py)
+
+
+def test_a_failing_work_fails_the_run_and_the_teardown_deletes(
+    results: tuple[E2eSession, dict[str, RunResult]], run_id: str
+) -> None:
+    scenarios.failing_work_fails_the_run_and_the_teardown_deletes(results[0], run_id)
+
+
+def test_a_failed_creation_leaves_no_firewall_and_the_name_works_next_run(
+    results: tuple[E2eSession, dict[str, RunResult]], run_id: str
+) -> None:
+    scenarios.failed_creation_leaves_nothing_and_the_name_works_next_run(results[0], run_id)
+
+
+def test_a_lost_answer_and_a_lagging_list_make_one_firewall(
+    results: tuple[E2eSession, dict[str, RunResult]], run_id: str
+) -> None:
+    scenarios.lost_answer_and_lagging_list_make_one_firewall(results[0], run_id)
+
+
+def test_a_prepaid_auto_paid_order_returns_the_running_firewall(
+    results: tuple[E2eSession, dict[str, RunResult]], run_id: str
+) -> None:
+    scenarios.prepaid_auto_paid_order_returns_the_running_firewall(results[0], run_id)

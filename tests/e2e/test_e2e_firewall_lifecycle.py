@@ -1,11 +1,13 @@
-"""The firewall lifecycle on the real stack: the example DAG (create deferred, use, delete), and a
-create whose answer is lost, ridden out by the task's Airflow retry without a second firewall."""
+"""The firewall lifecycle on the real stack: the example DAG (create deferred, use, delete as its
+teardown), a failing middle task, a failed creation, a create whose answer is lost while the list lags
+(ridden out by the task's Airflow retry and its X-Client-Token), and a prePaid order paid at once."""
 
 from __future__ import annotations
 
 import pytest
 
 from airflow_provider_cfw.testing import CfwEmulator
+from tests.e2e import firewall_scenarios as scenarios
 from tests.e2e.driver import E2eSession
 
 pytestmark = pytest.mark.e2e
@@ -67,3 +69,21 @@ def test_a_lost_create_answer_and_the_airflow_retry_leave_one_firewall(e2e: E2eS
     xcom = e2e.airflow.records.xcom(RETRY_DAG, run_id, "create_firewall")
     assert xcom["reused"] is True and xcom["job_id"] is None and xcom["status"] == 2, xcom
     assert xcom["firewall_id"] == emu.list_firewalls(name)[0].id
+
+
+def test_a_failing_work_fails_the_run_and_the_teardown_deletes(e2e: E2eSession, run_id: str) -> None:
+    scenarios.failing_work_fails_the_run_and_the_teardown_deletes(e2e, run_id)
+
+
+def test_a_failed_creation_leaves_no_firewall_and_the_name_works_next_run(
+    e2e: E2eSession, run_id: str
+) -> None:
+    scenarios.failed_creation_leaves_nothing_and_the_name_works_next_run(e2e, run_id)
+
+
+def test_a_lost_answer_and_a_lagging_list_make_one_firewall(e2e: E2eSession, run_id: str) -> None:
+    scenarios.lost_answer_and_lagging_list_make_one_firewall(e2e, run_id)
+
+
+def test_a_prepaid_auto_paid_order_returns_the_running_firewall(e2e: E2eSession, run_id: str) -> None:
+    scenarios.prepaid_auto_paid_order_returns_the_running_firewall(e2e, run_id)

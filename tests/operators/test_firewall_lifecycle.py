@@ -293,3 +293,14 @@ def test_extend_counts_with_postpaid_are_refused_before_any_request(fw_emu: CfwE
     with pytest.raises(CfwConfigError, match=r"^flavor\.extend_eip_count: expected"):
         create_op(flavor={"version": "Professional", "extend_eip_count": 10}).execute(run_context())
     assert total_sent(fw_emu) == 0
+
+
+def test_a_cleared_task_orders_anew_after_a_cleaned_up_failure(fw_emu: CfwEmulator) -> None:
+    # Same run, same task: only the run's clear count differs. The first token's answer (a failed
+    # job) must not come back for the cleared task.
+    fw_emu.script_firewall_jobs(["Running", "Failed"], deletes=TWO_POLLS)
+    with pytest.raises(AirflowFailException, match="cleaned up"):
+        create_op().execute(run_context("manual__1"))
+    fw_emu.script_firewall_jobs(TWO_POLLS)
+    result = create_op().execute(run_context("manual__1", clear_number=1))
+    assert result["status"] == 2 and fw_emu.firewalls_created == 2 and fw_emu.repeated_client_tokens == 0
