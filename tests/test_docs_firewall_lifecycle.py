@@ -9,10 +9,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from airflow import __version__ as airflow_version
 
 from airflow_provider_cfw.operators.cfw import CfwCreateFirewallOperator, CfwDeleteFirewallOperator
 
 ROOT = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.skipif(
+    int(airflow_version.split(".")[0]) < 3, reason="the snippets are written for Airflow 3 (airflow.sdk)"
+)
 FENCE = re.compile(r"```python\n(.*?)```\n", re.DOTALL)
 
 

@@ -281,7 +281,9 @@ def test_a_create_resent_with_its_client_token_after_a_502_creates_nothing_more(
     assert emu.firewalls_created == 2
 
 
-def test_a_bad_client_token_is_refused_before_any_request(emu: CfwEmulator, conn: Any, mode: str) -> None:
+def test_a_bad_client_token_is_refused_before_any_request(emu: CfwEmulator, set_conn: Any, mode: str) -> None:
+    # No project in the connection: a request (project discovery) would come before the create's own.
+    set_conn(project_id=None)
     with pytest.raises(CfwConfigError, match=r"^client_token: expected a 32-character UUID"):
         create_with_token(mode, "not-a-uuid")
     assert sum(sum(v.values()) for v in emu.stats.requests.values()) == 0
