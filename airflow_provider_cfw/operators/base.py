@@ -7,7 +7,7 @@ import time
 from collections.abc import Sequence
 from datetime import timedelta
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException, BaseOperator
 
@@ -164,7 +164,7 @@ class CfwFirewallOperatorBase(BaseOperator):
         self.log.info("%s: job %s succeeded in %s s", what, job.id, job.duration_seconds)
         return job
 
-    def _job_failed(self, job: CfwJob, what: str) -> None:
+    def _job_failed(self, job: CfwJob, what: str) -> NoReturn:
         # Retrying the task would not make the job succeed: fail without using up retries.
         raise AirflowFailException(self._job_failure(job, what))
 

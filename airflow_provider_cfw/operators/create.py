@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException, conf
 
@@ -235,10 +235,10 @@ class CfwCreateFirewallOperator(FirewallWait):
 
     # ---- a failed creation ----------------------------------------------------------------------
 
-    def _job_failed(self, job: CfwJob, what: str) -> None:
+    def _job_failed(self, job: CfwJob, what: str) -> NoReturn:
         self._creation_failed(self._job_failure(job, what))
 
-    def _creation_failed(self, message: str) -> None:
+    def _creation_failed(self, message: str) -> NoReturn:
         """Delete the create-failed firewall CFW kept (if it can), then fail the task, retries unused."""
         firewall = self._named()
         if firewall is None or firewall.status != CREATE_FAILED:

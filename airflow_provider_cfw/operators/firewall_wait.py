@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from airflow.providers.common.compat.sdk import AirflowException
 
@@ -47,7 +47,7 @@ class FirewallWait(CfwFirewallOperatorBase):
         @property
         def _what(self) -> str: ...
         def _named(self) -> CfwFirewall | None: ...
-        def _creation_failed(self, message: str) -> None: ...
+        def _creation_failed(self, message: str) -> NoReturn: ...
         def _xcom(
             self, firewall: CfwFirewall | None, *, job_id: str | None, order_id: str | None, reused: bool
         ) -> dict[str, Any]: ...
