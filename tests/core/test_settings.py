@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -9,6 +11,7 @@ import pytest
 from airflow_provider_cfw.core.errors import CfwConfigError
 from airflow_provider_cfw.core.settings import DEFAULT_TIMEOUT, AuthType, CfwSettings
 from airflow_provider_cfw.core.validation import validate_job_id, validate_project_id
+from airflow_provider_cfw.get_provider_info import CONN_FIELDS
 
 PROJECT = "0123456789abcdef0123456789abcdef"
 SK = "sk-very-secret-value-123"
@@ -171,10 +174,17 @@ def test_an_unknown_extra_key_is_warned_about_with_the_closest_known_one(
     assert "expected one of auth_type, region, project_id" in lines[2] and "did you mean" not in lines[2]
 
 
-def test_known_extra_keys_are_not_warned_about(caplog: pytest.LogCaptureFixture) -> None:
-    from airflow_provider_cfw.core.settings import EXTRA_KEYS
+def documented_extras() -> set[str]:
+    page = (Path(__file__).resolve().parents[2] / "docs/connection.md").read_text(encoding="utf-8")
+    table = page[page.index("| extra | default | meaning |") : page.index("Every field is checked")]
+    return set(re.findall(r"^\| `(\w+)` \|", table, flags=re.MULTILINE))
 
-    extra = {key: "" for key in EXTRA_KEYS} | {"region": "cn-north-4"}
+
+def test_documented_and_form_extras_are_not_warned_about(caplog: pytest.LogCaptureFixture) -> None:
+    # What docs/connection.md lists and what the connection form saves: no warning for any of them.
+    keys = documented_extras() | set(CONN_FIELDS)
+    assert len(keys) == 12, keys
+    extra = {key: "" for key in keys} | {"region": "cn-north-4"}
     with caplog.at_level("WARNING", logger="airflow_provider_cfw.core.settings"):
         settings(**extra)
     assert caplog.records == []
