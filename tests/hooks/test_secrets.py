@@ -176,3 +176,21 @@ def test_the_login_is_given_to_airflows_masker_on_either_path(set_conn: ConnSett
     else:
         asyncio.run(CfwHook().aclient())
     assert redact(login) != login
+
+
+def test_an_iam_token_fetched_first_on_the_event_loop_is_masked(
+    emu: CfwEmulator, set_conn: ConnSetter
+) -> None:
+    # A triggerer only ever calls asynchronously: the token it fetches must reach the masker from there
+    # (a user of its own, so that no earlier sync call has fetched, and masked, this identity's token).
+    user = f"async-only-{uuid.uuid4().hex[:8]}"
+    emu.add_iam_user("acme", user, PASSWORD, project_name="cn-north-4")
+    set_conn(auth="password", login=user)
+    job_id = str(uuid.uuid4())
+    emu.add_job(PROJECT, job_id, ["Running"])
+    before = set(TOKENS._tokens)
+    assert asyncio.run(CfwHook().aget_job(job_id)).status == "Running"
+    (identity,) = set(TOKENS._tokens) - before
+    token = TOKENS.get(identity)
+    assert token is not None and emu.stats.tokens_issued == 1
+    assert redact(token.value) != token.value
