@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from airflow_provider_cfw.core.models import CfwJob
 
 
-async def _amask_secret(secret: str | list[str]) -> None:
+async def _amask_secret(secret: str | list[Any]) -> None:
     try:
         from airflow.sdk.log import amask_secret
     except ImportError:  # Airflow < 3.3: masking is local only, no round trip to a supervisor.
@@ -40,7 +40,7 @@ async def _amask_secret(secret: str | list[str]) -> None:
 _MASKED: set[tuple[str, ...]] = set()
 
 
-def _unmasked(settings: CfwSettings) -> list[str] | None:
+def _unmasked(settings: CfwSettings) -> list[Any] | None:
     """The connection's credential values, the first time they are seen; ``None`` after that.
 
     Airflow masks the password field and the extras, not the login, which may hold the SK (AK and SK
