@@ -35,14 +35,18 @@ def _chain(error: BaseException) -> Iterator[BaseException]:
             continue
         seen.add(id(current))
         yield current
-        pending += [current.__cause__, current.__context__]
+        # A context raised "from None" is shown nowhere: the transports' own errors stay untouched.
+        pending += [current.__cause__, None if current.__suppress_context__ else current.__context__]
 
 
 def _scrubbed(value: object, secrets: Sequence[str]) -> object:
     if isinstance(value, str):
         return scrub_text(value, secrets)
-    if isinstance(value, list | tuple):
-        return type(value)(_scrubbed(item, secrets) for item in value)
+    # Plain lists and tuples only: a subclass (a named tuple in an aiohttp error) is left as it is.
+    if type(value) is list:
+        return [_scrubbed(item, secrets) for item in value]
+    if type(value) is tuple:
+        return tuple(_scrubbed(item, secrets) for item in value)
     return value
 
 
@@ -61,5 +65,5 @@ def scrub_error(error: BaseException, secrets: Sequence[str]) -> None:
     for current in _chain(error):
         current.args = tuple(_scrubbed(arg, secrets) for arg in current.args)
         for name, value in list(vars(current).items()):
-            if isinstance(value, str | list | tuple):
+            if isinstance(value, str) or type(value) in (list, tuple):
                 setattr(current, name, _scrubbed(value, secrets))
