@@ -38,7 +38,12 @@ def set_conn(emu: CfwEmulator, monkeypatch: pytest.MonkeyPatch) -> ConnSetter:
     """Point ``cfw_default`` (or another id) at the emulator; fast retries so fault tests stay quick."""
 
     def _set(
-        conn_id: str = "cfw_default", *, auth: str = "aksk", password: str | None = None, **extra: Any
+        conn_id: str = "cfw_default",
+        *,
+        auth: str = "aksk",
+        login: str | None = None,
+        password: str | None = None,
+        **extra: Any,
     ) -> dict[str, Any]:
         fields: dict[str, Any] = {
             "region": REGION,
@@ -49,10 +54,10 @@ def set_conn(emu: CfwEmulator, monkeypatch: pytest.MonkeyPatch) -> ConnSetter:
             **extra,
         }
         if auth == "password":
-            conn = {"conn_type": "huaweicloud_cfw", "login": USER, "password": password or PASSWORD}
+            conn = {"conn_type": "huaweicloud_cfw", "login": login or USER, "password": password or PASSWORD}
             fields.update(auth_type="password", domain_name=DOMAIN)
         else:
-            conn = {"conn_type": "huaweicloud_cfw", "login": AK, "password": password or SK}
+            conn = {"conn_type": "huaweicloud_cfw", "login": login or AK, "password": password or SK}
         conn["extra"] = fields
         monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps(conn))
         return conn

@@ -26,6 +26,7 @@ from airflow_provider_cfw.core.http import HttpRequest, HttpResponse
 from airflow_provider_cfw.core.iam import PROJECTS, TOKENS, ProjectKey, TokenCache, TokenIdentity
 from airflow_provider_cfw.core.models import CfwJob, CfwTimes
 from airflow_provider_cfw.core.retry import RetryPolicy
+from airflow_provider_cfw.core.scrub import scrub_error
 from airflow_provider_cfw.core.settings import AuthType, CfwSettings
 from airflow_provider_cfw.core.signing import RequestSigner, request_signer
 from airflow_provider_cfw.core.transport import SESSIONS, AsyncTransport
@@ -270,6 +271,8 @@ class CfwClient(FirewallCalls):
                     return self._once_with_token(call)
                 return call.parse(self.sync_transport.send(self._prepared(call, self.settings.token)))
             except CfwError as err:
+                # Before the retry's log line and the raise: a gateway echoes what it was sent.
+                scrub_error(err, self.settings.secrets)
                 delay = self._retry_for(call).delay(attempt, err)
                 if delay is None:
                     raise
@@ -353,6 +356,8 @@ class CfwClient(FirewallCalls):
                     return await self._aonce_with_token(call)
                 return call.parse(await self.transport.send(self._prepared(call, self.settings.token)))
             except CfwError as err:
+                # Before the retry's log line and the raise: a gateway echoes what it was sent.
+                scrub_error(err, self.settings.secrets)
                 delay = self._retry_for(call).delay(attempt, err)
                 if delay is None:
                     raise

@@ -5,9 +5,11 @@ Everything after this trusts the settings. Every error names the connection fiel
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from difflib import get_close_matches
 from enum import StrEnum
 from functools import lru_cache
 from typing import Any
@@ -19,11 +21,33 @@ from airflow_provider_cfw.core.errors import CfwConfigError
 from airflow_provider_cfw.core.signing import AkSkCredentials
 from airflow_provider_cfw.core.validation import validate_endpoint, validate_project_id, validate_region
 
+log = logging.getLogger(__name__)
+
 #: The official SDK's defaults: connect 60 s, read 120 s.
 DEFAULT_TIMEOUT = (60.0, 120.0)
 DEFAULT_MAX_RETRIES = 3
 DEFAULT_RETRY_BACKOFF = 1.0
 _MAX_RETRIES_LIMIT = 20
+#: A login this long is treated as a credential too (an AK is 20 characters, and IAM's default password
+#: policy asks for 8); a shorter one is an ordinary user name, and scrubbing it would blank out words.
+MIN_SECRET_LOGIN_LENGTH = 8
+
+
+#: Every extra the settings read; any other is reported (see :meth:`_Fields.warn_unknown_keys`).
+EXTRA_KEYS = (
+    "auth_type",
+    "region",
+    "project_id",
+    "domain_name",
+    "security_token",
+    "endpoint",
+    "iam_endpoint",
+    "verify",
+    "proxy",
+    "timeout",
+    "max_retries",
+    "retry_backoff",
+)
 
 
 class AuthType(StrEnum):
@@ -64,7 +88,7 @@ class CfwSettings:
     region: str | None = None
     project_id: str | None = None
     aksk: AkSkCredentials | None = None
-    user_name: str | None = None
+    user_name: str | None = field(default=None, repr=False)
     domain_name: str | None = None
     password: str | None = field(default=None, repr=False)
     token: str | None = field(default=None, repr=False)
@@ -84,10 +108,20 @@ class CfwSettings:
 
     @property
     def secrets(self) -> tuple[str, ...]:
-        """Every secret these settings hold, for masking and for leak checks."""
+        """Every credential value these settings hold, whatever field it was typed into: for the log
+        masker and for scrubbing error text (:mod:`~airflow_provider_cfw.core.scrub`).
+
+        The password field's value, the security token and, when it is at least
+        :data:`MIN_SECRET_LOGIN_LENGTH` characters long, the login too: an SK typed into *Login* (AK
+        and SK swapped) or a password typed into the user name is echoed back by the gateway.
+        """
         values = [self.password, self.token]
+        login = self.user_name
         if self.aksk is not None:
             values += [self.aksk.sk, self.aksk.security_token]
+            login = self.aksk.ak
+        if login is not None and len(login) >= MIN_SECRET_LOGIN_LENGTH:
+            values.append(login)
         return tuple(v for v in values if v)
 
     @classmethod
@@ -105,6 +139,7 @@ class CfwSettings:
     ) -> CfwSettings:
         """Validate a connection's fields; hook arguments (keyword-only) take precedence over extras."""
         fields = _Fields(conn_id, extra)
+        fields.warn_unknown_keys()
         auth_type = fields.auth_type()
         region_field = "region" if region else f"connection {conn_id!r} extra.region"
         region = validate_region(region, "region") if region else fields.validated("region", validate_region)
@@ -118,6 +153,11 @@ class CfwSettings:
             if region is None:
                 raise fields.error("region", "a region such as 'cn-north-4' (or an 'endpoint' extra)")
             endpoint = endpoints.cfw_endpoint(region, region_field)
+        elif region is None and project_id is None:
+            # Else the project is looked up by the name '' (at the global IAM when no iam_endpoint is set).
+            raise fields.error(
+                "extra.region", "a region such as 'cn-north-4' (or a 'project_id') alongside 'endpoint'"
+            )
         iam = fields.validated("iam_endpoint", validate_endpoint) or endpoints.iam_endpoint(region)
         proxy = fields.validated("proxy", validate_endpoint)
         common: dict[str, Any] = {
@@ -140,8 +180,6 @@ class CfwSettings:
             token = fields.optional_text("security_token")
             return cls(**common, aksk=AkSkCredentials(ak, sk, token))
         if auth_type is AuthType.PASSWORD:
-            if region is None and project_id is None:
-                raise fields.error("region", "a region or a project_id to scope the IAM token to")
             return cls(
                 **common,
                 user_name=fields.required_text(login, "login", "the IAM user name"),
@@ -150,8 +188,6 @@ class CfwSettings:
                 ),
                 password=fields.required_text(password, "password", "the IAM user's password"),
             )
-        if region is None and project_id is None:
-            raise fields.error("region", "a region (to look the project up with the token) or a project_id")
         return cls(**common, token=fields.required_text(password, "password", "an IAM token"))
 
 
@@ -161,6 +197,20 @@ class _Fields:
     def __init__(self, conn_id: str, extra: Mapping[str, Any]) -> None:
         self.conn_id = conn_id
         self.extra = extra
+
+    def warn_unknown_keys(self) -> None:
+        """One warning per extra the provider does not read (a typo such as ``regoin``), naming the
+        closest known key. Settings are built once per connection lookup, so this is not per poll."""
+        for key in sorted(set(self.extra) - set(EXTRA_KEYS), key=str):
+            close = get_close_matches(str(key), EXTRA_KEYS, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            log.warning(
+                "connection %r extra.%s: not a key this provider reads, ignored (expected one of %s)%s",
+                self.conn_id,
+                key,
+                ", ".join(EXTRA_KEYS),
+                hint,
+            )
 
     def error(self, name: str, expected: str, got: object = None) -> CfwConfigError:
         shown = None if got is None else repr(got)[:80]

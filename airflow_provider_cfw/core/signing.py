@@ -38,7 +38,7 @@ class AkSkCredentials:
     :param security_token: the STS token that goes with temporary credentials.
     """
 
-    ak: str
+    ak: str = field(repr=False)  # may hold the SK, when the two were swapped in the connection
     sk: str = field(repr=False)
     security_token: str | None = field(default=None, repr=False)
 

@@ -11,7 +11,7 @@ from airflow.providers.common.compat.connection import get_async_connection, get
 from airflow.providers.common.compat.sdk import BaseHook, mask_secret
 
 from airflow_provider_cfw.core.client import CfwClient
-from airflow_provider_cfw.core.errors import CfwError, CfwJobNotFound
+from airflow_provider_cfw.core.errors import CfwConfigError, CfwError, CfwJobNotFound
 from airflow_provider_cfw.core.firewalls import LIST_PAGE_MAX, create_firewall_body, validate_client_token
 from airflow_provider_cfw.core.settings import CfwSettings
 from airflow_provider_cfw.get_provider_info import UI_FIELD_BEHAVIOUR
@@ -26,13 +26,45 @@ if TYPE_CHECKING:
     from airflow_provider_cfw.core.models import CfwJob
 
 
-async def _amask_secret(secret: str) -> None:
+async def _amask_secret(secret: str | list[Any]) -> None:
     try:
         from airflow.sdk.log import amask_secret
     except ImportError:  # Airflow < 3.3: masking is local only, no round trip to a supervisor.
         mask_secret(secret)
     else:
         await amask_secret(secret)
+
+
+#: Credential sets already given to the log masker by this process: a triggerer's hundreds of waits on
+#: one connection hand it over once (on Airflow 3, each handover is a round trip to the supervisor).
+_MASKED: set[tuple[str, ...]] = set()
+
+
+def _unmasked(settings: CfwSettings) -> list[Any] | None:
+    """The connection's credential values, the first time they are seen; ``None`` after that.
+
+    Airflow masks the password field and the extras, not the login, which may hold the SK (AK and SK
+    swapped) or a password.
+    """
+    secrets = settings.secrets
+    if secrets in _MASKED:
+        return None
+    _MASKED.add(secrets)
+    return list(secrets)
+
+
+def _check_parsed(conn_id: str, conn: Any) -> None:
+    """Refuse a connection whose URI form Airflow could not read as meant, naming the cause.
+
+    ``huaweicloud_cfw://AK:SK@/?...`` is not a URI scheme (``_`` is not allowed in one): Airflow reads
+    no type and no login, and keeps the rest, credentials included, as the schema (so it is never shown).
+    """
+    if not conn.conn_type and not conn.login and "@" in (conn.schema or ""):
+        raise CfwConfigError(
+            f"connection {conn_id!r} URI scheme",
+            "'huaweicloud-cfw://' spelled with a hyphen (a URI scheme cannot contain '_': Airflow read "
+            "neither the connection type nor the login from 'huaweicloud_cfw://')",
+        )
 
 
 class CfwHook(BaseHook):
@@ -101,7 +133,11 @@ class CfwHook(BaseHook):
         """The client for this connection, looked up (synchronously) on first use."""
         if self._client is None:
             conn = self.get_connection(self.cfw_conn_id)
-            self._client = self._make_client(self._settings(conn.login, conn.password, conn.extra_dejson))
+            _check_parsed(self.cfw_conn_id, conn)
+            settings = self._settings(conn.login, conn.password, conn.extra_dejson)
+            if (secrets := _unmasked(settings)) is not None:
+                mask_secret(secrets)
+            self._client = self._make_client(settings)
         return self._client
 
     async def aclient(self) -> CfwClient:
@@ -114,11 +150,14 @@ class CfwHook(BaseHook):
             settings = fields.derive(
                 overrides, lambda: self._settings(fields.login, fields.password, fields.extra)
             )
+            if (secrets := _unmasked(settings)) is not None:
+                await _amask_secret(secrets)
             self._client = self._make_client(settings)
         return self._client
 
     async def _alookup(self) -> ConnectionFields:
         conn = await get_async_connection(self.cfw_conn_id, hook=self)
+        _check_parsed(self.cfw_conn_id, conn)
         return ConnectionFields(conn.login, conn.password, await get_async_extra_dejson(conn))
 
     @property

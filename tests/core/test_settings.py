@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -9,6 +11,7 @@ import pytest
 from airflow_provider_cfw.core.errors import CfwConfigError
 from airflow_provider_cfw.core.settings import DEFAULT_TIMEOUT, AuthType, CfwSettings
 from airflow_provider_cfw.core.validation import validate_job_id, validate_project_id
+from airflow_provider_cfw.get_provider_info import CONN_FIELDS
 
 PROJECT = "0123456789abcdef0123456789abcdef"
 SK = "sk-very-secret-value-123"
@@ -101,15 +104,15 @@ def test_verify_values(tmp_path: Any) -> None:
         ({"region": "cn-north-4", "login": None}, "login", "Access Key"),
         ({"region": "cn-north-4", "password": ""}, "password", "Secret Key"),
         ({"region": "cn-north-4", "auth_type": "password"}, "extra.domain_name", "account name"),
-        (
-            {"auth_type": "password", "domain_name": "d", "endpoint": "https://cfw.example.com"},
-            "region",
-            "region or a project_id",
-        ),
-        (
-            {"auth_type": "token", "endpoint": "https://cfw.example.com"},
-            "region",
-            "look the project up with the token",
+        # An endpoint but neither region nor project id: every auth type would ask IAM for a project
+        # named '' (at the global IAM when no iam_endpoint is set).
+        *(
+            (
+                {"auth_type": auth, "domain_name": "d", "endpoint": "https://cfw.example.com"},
+                "extra.region",
+                "a region such as 'cn-north-4' (or a 'project_id') alongside 'endpoint'",
+            )
+            for auth in ("aksk", "password", "token")
         ),
         ({"region": "cn-north-4", "security_token": "tok\n"}, "extra.security_token", "control characters"),
         ({"region": "cn-north-4", "security_token": 5}, "extra.security_token", "a string"),
@@ -134,8 +137,57 @@ def test_endpoint_with_credentials_is_not_echoed() -> None:
 
 def test_secrets_listed_for_masking() -> None:
     s = settings(region="cn-north-4", security_token="STS-TOKEN")
-    assert set(s.secrets) == {SK, "STS-TOKEN"}
+    assert set(s.secrets) == {SK, "STS-TOKEN"}  # a 2-character login is no credential
     assert "STS-TOKEN" not in repr(s)
+
+
+@pytest.mark.parametrize("auth_type", ["aksk", "password"])
+def test_a_login_long_enough_to_be_a_credential_is_a_secret_too(auth_type: str) -> None:
+    # AK and SK swapped (login holds the SK), or a password typed into the user name: the login's value
+    # is scrubbed and masked like the password's, and kept out of the repr.
+    swapped = CfwSettings.from_connection(
+        "c", login=SK, password="QTWAOYTTINDUT2QVKYUC", extra={"region": "cn-north-4", "auth_type": auth_type,
+        "domain_name": "acme"},
+    )  # fmt: skip
+    assert set(swapped.secrets) == {SK, "QTWAOYTTINDUT2QVKYUC"}
+    assert SK not in repr(swapped) and "QTWAOYTTINDUT2QVKYUC" not in repr(swapped)
+    short = CfwSettings.from_connection(
+        "c",
+        login="admin",
+        password=SK,
+        extra={"region": "cn-north-4", "auth_type": auth_type, "domain_name": "d"},
+    )
+    assert short.secrets == (SK,)
+
+
+def test_an_unknown_extra_key_is_warned_about_with_the_closest_known_one(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with caplog.at_level("WARNING", logger="airflow_provider_cfw.core.settings"):
+        s = settings(region="cn-north-4", regoin="cn-north-9", endpont="https://x.example.com", zzz="1")
+    assert s.region == "cn-north-4"
+    lines = [r.getMessage() for r in caplog.records]
+    assert len(lines) == 3, lines
+    assert lines[0].startswith("connection 'cfw_test' extra.endpont: not a key this provider reads, ignored")
+    assert lines[0].endswith("did you mean 'endpoint'?")
+    assert lines[1].startswith("connection 'cfw_test' extra.regoin:") and lines[1].endswith("'region'?")
+    assert "expected one of auth_type, region, project_id" in lines[2] and "did you mean" not in lines[2]
+
+
+def documented_extras() -> set[str]:
+    page = (Path(__file__).resolve().parents[2] / "docs/connection.md").read_text(encoding="utf-8")
+    table = page[page.index("| extra | default | meaning |") : page.index("Every field is checked")]
+    return set(re.findall(r"^\| `(\w+)` \|", table, flags=re.MULTILINE))
+
+
+def test_documented_and_form_extras_are_not_warned_about(caplog: pytest.LogCaptureFixture) -> None:
+    # What docs/connection.md lists and what the connection form saves: no warning for any of them.
+    keys = documented_extras() | set(CONN_FIELDS)
+    assert len(keys) == 12, keys
+    extra = {key: "" for key in keys} | {"region": "cn-north-4"}
+    with caplog.at_level("WARNING", logger="airflow_provider_cfw.core.settings"):
+        settings(**extra)
+    assert caplog.records == []
 
 
 @pytest.mark.parametrize(

@@ -10,9 +10,10 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_cfw.core.errors import CfwConnectionError
+from airflow_provider_cfw.core.errors import CfwConfigError, CfwConnectionError
 from airflow_provider_cfw.hooks.cfw import CfwHook
 from airflow_provider_cfw.testing import CfwEmulator
+from airflow_provider_cfw.triggers.cfw import CfwJobTrigger
 from tests.conftest import PROJECT, ConnSetter, assert_no_secrets
 from tests.servers import CountingProxy, SilentServer
 
@@ -117,3 +118,57 @@ def test_proxy_for_iam_too(set_conn: ConnSetter, emu: CfwEmulator) -> None:
         assert asyncio.run(CfwHook().aget_job(job_id)).status == "Success"
     assert [line.split(" ")[0] for line in proxy.requests] == ["POST", "GET"]
     assert len(emu.stats.log) == 2
+
+
+# -- connection mistakes: named, before any request -------------------------------------------------------
+
+
+@pytest.mark.parametrize("auth", ["aksk", "password", "token"])
+@pytest.mark.parametrize("iam_endpoint", ["emulator", "none"])
+def test_an_endpoint_without_region_or_project_is_refused_before_any_request(
+    set_conn: ConnSetter, emu: CfwEmulator, auth: str, iam_endpoint: str
+) -> None:
+    # Before: IAM was asked for a project named '' (or, with no iam_endpoint, the real global IAM, three
+    # times). Now the field is named and nothing is sent.
+    extra = {"iam_endpoint": emu.url if iam_endpoint == "emulator" else ""}
+    if auth == "token":
+        set_conn(password="a-ready-iam-token-value", auth_type="token", region="", project_id="", **extra)
+    else:
+        set_conn(auth=auth, region="", project_id="", **extra)
+    expected = (
+        "connection 'cfw_default' extra.region: expected a region such as 'cn-north-4' (or a 'project_id') "
+        "alongside 'endpoint'"
+    )
+    job_id = str(uuid.uuid4())
+    with pytest.raises(CfwConfigError) as sync:
+        CfwHook().get_job(job_id)
+    with pytest.raises(CfwConfigError) as not_sync:
+        asyncio.run(CfwHook().aget_job(job_id))
+    ok, message = CfwHook().test_connection()
+    assert not ok
+    assert str(sync.value) == str(not_sync.value) == expected
+    assert message == f"CfwConfigError: {expected}"
+    assert emu.stats.total_requests == 0
+
+
+def test_an_unknown_extra_key_is_warned_about_once_per_lookup_not_per_poll(
+    set_conn: ConnSetter, emu: CfwEmulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    set_conn(regoin="cn-north-9")
+    job_id = str(uuid.uuid4())
+    emu.add_job(PROJECT, job_id, ["Running", "Running", "Running", "Success"])
+
+    async def wait() -> list[dict[str, Any]]:
+        trigger = CfwJobTrigger(job_id=job_id, project_id=PROJECT, poll_interval=0.01)
+        return [event.payload async for event in trigger.run()]
+
+    with caplog.at_level("WARNING", logger="airflow_provider_cfw.core.settings"):
+        (event,) = asyncio.run(wait())
+        assert event["status"] == "success"
+        CfwHook().get_job(job_id)
+    assert emu.stats.count("cfw.job", 200) == 5
+    warnings = [r.getMessage() for r in caplog.records if r.name == "airflow_provider_cfw.core.settings"]
+    # One for the trigger's lookup (four polls), one for the sync hook's.
+    assert len(warnings) == 2, warnings
+    assert warnings[0].startswith("connection 'cfw_default' extra.regoin: not a key this provider reads")
+    assert warnings[0].endswith("did you mean 'region'?")

@@ -3,7 +3,10 @@ itself (2.11 and 3), drives real calls against the emulator with an SK that need
 
 from __future__ import annotations
 
+import asyncio
+import os
 import re
+import subprocess
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -75,9 +78,63 @@ async def test_uri_connection_on_the_async_path(uri_emu: Any, monkeypatch: pytes
     assert uri_emu.stats.count("cfw.job", 200) == 1
 
 
-def test_underscore_scheme_is_not_the_connection_type(uri_emu: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    # What the docs warn about: Airflow does not read "huaweicloud_cfw://" as a scheme at all.
-    monkeypatch.setenv("AIRFLOW_CONN_CFW_URI", f"huaweicloud_cfw://{AK}:x@/?region={REGION}")
-    with pytest.raises(CfwConfigError, match="login"):
-        CfwHook("cfw_uri").get_job("f588ce71-e26c-400d-8981-f854355f6849")
+def test_underscore_scheme_is_named_as_the_cause(uri_emu: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Airflow does not read "huaweicloud_cfw://" as a scheme at all: no type, no login. The error says
+    # so, on both paths and in the Test button's answer, before any request, without the SK it swallowed.
+    sk = quote(SK, safe="")
+    monkeypatch.setenv("AIRFLOW_CONN_CFW_URI", f"huaweicloud_cfw://{AK}:{sk}@/?region={REGION}")
+    job_id = "f588ce71-e26c-400d-8981-f854355f6849"
+    with pytest.raises(CfwConfigError) as sync:
+        CfwHook("cfw_uri").get_job(job_id)
+    with pytest.raises(CfwConfigError) as not_sync:
+        asyncio.run(CfwHook("cfw_uri").aget_job(job_id))
+    ok, message = CfwHook("cfw_uri").test_connection()
+    assert not ok
+    for text in (str(sync.value), str(not_sync.value), message):
+        assert "connection 'cfw_uri' URI scheme: expected 'huaweicloud-cfw://' spelled with a hyphen" in text
+        assert "login" in text
+        assert SK not in text and sk not in text and AK not in text
+    assert sync.value.field == "connection 'cfw_uri' URI scheme"
     assert uri_emu.stats.total_requests == 0
+
+
+def troubleshooting_entry() -> str:
+    page = (ROOT / "docs/troubleshooting.md").read_text(encoding="utf-8")
+    start = page.index("### The conn_id `cfw_default` isn't defined")
+    return page[start : page.index("\n## ", start)]
+
+
+def test_unencoded_slash_gives_the_message_troubleshooting_explains(
+    uri_emu: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # An SK with a raw '/': Airflow cannot parse the URI and reports the connection as not defined.
+    monkeypatch.setenv("AIRFLOW_CONN_CFW_DEFAULT", f"huaweicloud-cfw://{AK}:{SK}@/?region={REGION}")
+    with pytest.raises(Exception, match=r"The conn_id `cfw_default` isn't defined") as info:
+        CfwHook().get_job("f588ce71-e26c-400d-8981-f854355f6849")
+    # What a user searches troubleshooting.md for is the message they got.
+    assert "The conn_id `cfw_default` isn't defined" in str(info.value)
+    assert "isn't defined" in troubleshooting_entry()
+    assert uri_emu.stats.total_requests == 0
+
+
+def test_troubleshootings_fix_for_isnt_defined_works(uri_emu: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The entry's command, run as written on the SK, gives the encoded value; the URI with it works.
+    entry = troubleshooting_entry()
+    command = re.search(r"```bash\n(python3 -c .+)\n```", entry)
+    assert command, "troubleshooting.md: the percent-encoding command"
+    encoded = subprocess.run(
+        ["bash", "-c", command.group(1)], env={**os.environ, "SK": SK}, capture_output=True, text=True,
+        check=True, timeout=60,
+    ).stdout.strip()  # fmt: skip
+    assert encoded == quote(SK, safe="") and "/" not in encoded
+    endpoint = quote(uri_emu.url, safe="")
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_CFW_DEFAULT",
+        f"huaweicloud-cfw://{AK}:{encoded}@/?region={REGION}&project_id={PROJECT}"
+        f"&endpoint={endpoint}&iam_endpoint={endpoint}",
+    )
+    job_id = "f588ce71-e26c-400d-8981-f854355f6849"
+    uri_emu.add_job(PROJECT, job_id, statuses=["Success"])
+    assert CfwHook().get_job(job_id).status.value == "Success"
+    assert asyncio.run(CfwHook().aget_job(job_id)).status.value == "Success"
+    assert uri_emu.stats.count("cfw.job", 200) == 2 and uri_emu.stats.count("cfw.job", 401) == 0

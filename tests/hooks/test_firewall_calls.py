@@ -13,6 +13,7 @@ from airflow_provider_cfw.core.errors import CfwApiError, CfwConfigError, CfwCon
 from airflow_provider_cfw.hooks.cfw import CfwHook
 from airflow_provider_cfw.testing import CfwEmulator
 from tests.conftest import PROJECT
+from tests.servers import SilentServer
 
 PRO = {"version": "Professional"}
 
@@ -70,6 +71,18 @@ def test_lost_answer_leaves_exactly_the_one_firewall(emu: CfwEmulator, conn: Any
         do_create(mode)
     assert info.value.request_sent is True
     assert emu.firewalls_created == 1 and len(emu.list_firewalls("fw-a")) == 1
+
+
+def test_a_read_timeout_is_not_taken_for_never_sent(set_conn: Any, mode: str) -> None:
+    # A server that takes the create and never answers: the request arrived, and CFW may be carrying it
+    # out. A read timeout must not count as "provably never sent", or the create is sent again.
+    with SilentServer() as server:
+        set_conn(endpoint=server.url, max_retries=2, timeout=0.3)
+        with pytest.raises(CfwConnectionError) as info:
+            do_create(mode)
+    assert str(info.value).endswith("failed: timed out after 0.3 s waiting for the answer")
+    assert info.value.request_sent is True
+    assert server.requests == 1
 
 
 SURELY_NOT_ARRIVED = [
