@@ -137,7 +137,12 @@ def test_the_wheel_ships_the_emulator_sample_config(installed: Installed) -> Non
     script = f'{find}\npython -c "import sys; from airflow_provider_cfw.testing import load_config; load_config(sys.argv[1])" "$EXAMPLE"\necho "$EXAMPLE"'
     env = {**installed.env, "PATH": f"{installed.venv / 'bin'}{os.pathsep}{os.environ['PATH']}"}
     out = subprocess.run(
-        ["bash", "-euo", "pipefail", "-c", script], env=env, capture_output=True, text=True, timeout=60
+        ["bash", "-euo", "pipefail", "-c", script],
+        cwd=installed.venv,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert out.returncode == 0, out.stderr[-2000:]
     assert Path(out.stdout.strip()).is_relative_to(installed.venv / "lib")

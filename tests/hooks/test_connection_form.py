@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from airflow_provider_cfw.core.settings import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, _MAX_RETRIES_LIMIT
+from airflow_provider_cfw.core.settings import _MAX_RETRIES_LIMIT, DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT
 from airflow_provider_cfw.get_provider_info import CONN_FIELDS
 
 
