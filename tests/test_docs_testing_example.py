@@ -62,3 +62,10 @@ def test_the_documented_dag_test_recipe_passes_and_leaves_the_users_airflow_alon
     assert _snapshot(home) == before
     kept = _run([str(AIRFLOW), "variables", "get", "my_var"], env, tmp_path)
     assert (kept.returncode, kept.stdout.strip()) == (0, "keep"), kept.stderr[-2000:]
+
+
+def test_the_readme_shows_the_recipes_pytest_setting() -> None:
+    readme = (EXAMPLE.parents[2] / "README.md").read_text()
+    shown = readme.split("```ini\n", 1)[1].split("```", 1)[0].splitlines()
+    recipe = (EXAMPLE / "pytest.ini").read_text().splitlines()
+    assert shown and set(shown) <= set(recipe)

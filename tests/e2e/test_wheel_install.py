@@ -62,6 +62,11 @@ def readme_install_commands() -> str:
     return match.group(1)
 
 
+def test_the_docs_index_gives_the_readmes_install_commands() -> None:
+    index = (ROOT / "docs" / "index.md").read_text().split("\n## Installation\n", 1)[1]
+    assert f"```bash\n{readme_install_commands()}```" in index
+
+
 def _copy_of_the_clone(dest: Path) -> Path:
     skip = shutil.ignore_patterns(
         ".git", ".venv*", "dist", "build", "_build", "*.egg-info", "__pycache__", ".*_cache"
