@@ -19,12 +19,12 @@ import pytest
 
 
 def _pytest(
-    cwd: Path, home: Path, *args: str, files: dict[str, str] | None = None
+    cwd: Path, home: Path, *args: str, files: dict[str, str] | None = None, **user_env: str
 ) -> subprocess.CompletedProcess[str]:
     for name, text in (files or {}).items():
         (cwd / name).write_text(textwrap.dedent(text))
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "PYTEST"))}
-    env["AIRFLOW_HOME"] = str(home)
+    env.update(AIRFLOW_HOME=str(home), **user_env)
     return subprocess.run(
         [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", *args],
         cwd=cwd,
@@ -106,11 +106,14 @@ def test_a_conftest_that_points_airflow_elsewhere_is_refused(tmp_path: Path, use
 def test_the_option_sets_a_throwaway_home_before_airflow_loads(tmp_path: Path, user_home: Path) -> None:
     project = tmp_path / "project"
     (project / "my_dags").mkdir(parents=True)
+    # The user's own airflow.cfg, exported: the session must not read it.
+    (user_home / "airflow.cfg").write_text("[core]\nparallelism = 7\n")
     result = _pytest(
         project,
         user_home,
         "--cfw-dags-folder",
         "my_dags",
+        AIRFLOW_CONFIG=str(user_home / "airflow.cfg"),
         files={
             # A conftest.py that imports Airflow at the top sees the throwaway settings already.
             "conftest.py": "from airflow.configuration import conf\n",
@@ -125,11 +128,12 @@ def test_the_option_sets_a_throwaway_home_before_airflow_loads(tmp_path: Path, u
                 assert conf.get("core", "dags_folder") == {str(project / "my_dags")!r}
                 assert conf.get("database", "sql_alchemy_conn") == f"sqlite:///{{home}}/airflow.db"
                 assert conf.getboolean("core", "load_examples") is False
+                assert conf.getint("core", "parallelism") != 7
             """,
         },
     )
     assert "1 passed" in result.stdout, result.stdout[-3000:] + result.stderr[-2000:]
-    assert sorted(p.name for p in user_home.iterdir()) == ["airflow.db"]
+    assert sorted(p.name for p in user_home.iterdir()) == ["airflow.cfg", "airflow.db"]
 
 
 def test_a_missing_dags_folder_is_a_usage_error(tmp_path: Path, user_home: Path) -> None:
