@@ -88,7 +88,7 @@ def test_the_cli_prints_the_providers_message_when_the_test_fails(shell: Shell) 
         AIRFLOW__CORE__TEST_CONNECTION="Enabled",
         AIRFLOW_CONN_CFW_WRONG_SK=shell.conn(sk="not-the-secret-key-0000000000000000000000"),
     )
-    assert out.returncode == 1
+    assert out.returncode == (1 if AIRFLOW_3 else 0)  # Airflow 2.11 exits 0 on a failed test
     assert "Connection failed!" in out.stdout
     assert "CfwAuthError: HTTP 401 APIGW.0301" in out.stdout
 
