@@ -1,7 +1,15 @@
 # Two set-up commands, each working on a fresh machine: `make test` and `make demo`.
 # Both create .venv, install the locked dependency set and the package, then run.
 SHELL := /bin/bash
-PYTHON ?= python3
+# The interpreter of each leg: the main one (Airflow 3.3) on Python 3.12, what Airflow's official images
+# run; the Airflow 2.11 leg on 3.11, so both are tested. Found on PATH or in pyenv (a pyenv shim that
+# would not run is skipped); `make PYTHON=/path/to/python3.12 PYTHON2=...` overrides.
+find-python = $(firstword $(foreach p,$(shell command -v python$(1) 2>/dev/null) \
+  $(sort $(wildcard $(or $(PYENV_ROOT),$(HOME)/.pyenv)/versions/$(1).*/bin/python$(1))) \
+  /usr/local/bin/python$(1) /usr/bin/python$(1),$(if $(shell $(p) -c 'import sys; print(sys.version_info[:2] == ($(subst .,$(comma),$(1))))' 2>/dev/null | grep True),$(p))))
+comma := ,
+PYTHON ?= $(call find-python,3.12)
+PYTHON2 ?= $(call find-python,3.11)
 VENV ?= .venv
 UV_VERSION := 0.13.9
 BIN := $(VENV)/bin
@@ -13,9 +21,10 @@ STAMP2 := $(VENV2)/.installed
 
 .PHONY: test lint typecheck unit e2e e2e-ha e2e-airflow2 postgres-server test-airflow2 reliability docs dist demo bench lock clean
 
-# $(1): the environment's folder; $(2): its lock file.
+# $(1): the environment's folder; $(2): its lock file; $(3): the interpreter, $(4) its version.
 define make-env
-	$(PYTHON) -m venv $(1)
+	@test -n "$(3)" || { echo "Python $(4) not found (on PATH, in pyenv, /usr/local/bin, /usr/bin): install it (pyenv install $(4)) or pass its path: make $(5)=/path/to/python$(4)" >&2; exit 1; }
+	$(3) -m venv --clear $(1)
 	$(1)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 	$(1)/bin/uv pip install --quiet --python $(1)/bin/python -r $(2)
 	$(1)/bin/uv pip install --quiet --python $(1)/bin/python --no-deps -e .
@@ -23,10 +32,10 @@ define make-env
 endef
 
 $(STAMP): pyproject.toml requirements.lock
-	$(call make-env,$(VENV),requirements.lock)
+	$(call make-env,$(VENV),requirements.lock,$(PYTHON),3.12,PYTHON)
 
 $(STAMP2): pyproject.toml requirements-airflow2.lock
-	$(call make-env,$(VENV2),requirements-airflow2.lock)
+	$(call make-env,$(VENV2),requirements-airflow2.lock,$(PYTHON2),3.11,PYTHON2)
 
 lint: $(STAMP)
 	$(BIN)/ruff check airflow_provider_cfw tests example_dags benchmarks docs/conf.py docs/_ext docs/examples
@@ -94,11 +103,11 @@ demo: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks $(BENCH_ARGS)
 
-# Re-resolve requirements.lock from requirements.in (needs the package index).
+# Re-resolve both lock files from their .in files (needs the package index), each for its leg's Python.
 lock:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
-	$(UV) pip compile --quiet --python-version 3.11 --no-emit-package airflow-provider-cfw requirements.in -o requirements.lock
+	$(UV) pip compile --quiet --python-version 3.12 --no-emit-package airflow-provider-cfw requirements.in -o requirements.lock
 	$(UV) pip compile --quiet --python-version 3.11 --no-emit-package airflow-provider-cfw requirements-airflow2.in -o requirements-airflow2.lock
 
 clean:

@@ -53,14 +53,27 @@ CONN_FIELDS: dict[str, Any] = {
         "schema": {"type": ["string", "null"]},
         "description": "overrides https://iam.{region}.myhuaweicloud.com",
     },
+    # One type (and null) per field: the UI draws a field of several types as a multi-line JSON box.
     "verify": {
         "label": "TLS verification",
-        "schema": {"type": ["string", "boolean", "null"]},
-        "description": "true, false, or a CA bundle path",
+        "schema": {"type": ["string", "null"]},
+        "description": "true (the default), false, or the path of a CA bundle",
     },
-    "proxy": {"label": "HTTPS proxy", "schema": {"type": ["string", "null"]}},
-    "timeout": {"label": "Timeout (s)", "schema": {"type": ["number", "null"]}},
-    "max_retries": {"label": "Max retries", "schema": {"type": ["integer", "null"], "minimum": 0}},
+    "proxy": {
+        "label": "HTTPS proxy",
+        "schema": {"type": ["string", "null"]},
+        "description": "default: the https_proxy / no_proxy environment variables",
+    },
+    "timeout": {
+        "label": "Timeout (s)",
+        "schema": {"type": ["number", "null"], "exclusiveMinimum": 0},
+        "description": "default: 60 s to connect, 120 s to read; a number sets both",
+    },
+    "max_retries": {
+        "label": "Max retries",
+        "schema": {"type": ["integer", "null"], "minimum": 0, "maximum": 20},
+        "description": "retries of transient failures after the first try; default 3 (0-20)",
+    },
 }
 
 

@@ -99,11 +99,33 @@ def _raw(result: RunResult) -> dict[str, Any]:
     }
 
 
+#: Options whose value is a path on the machine that ran the benchmark: the page does not print it.
+_LOCAL_PATHS = ("--provider-src", "--json")
+
+
+def public_args(argv: list[str]) -> list[str]:
+    """The command line as the published page shows it: local paths replaced by ``<path>``."""
+    shown: list[str] = []
+    hide_next = False
+    for arg in argv:
+        name = arg.split("=", 1)[0]
+        if hide_next:
+            shown.append("<path>")
+        elif name in _LOCAL_PATHS and "=" in arg:
+            shown.append(f"{name}=<path>")
+        else:
+            shown.append(arg)
+        hide_next = not hide_next and arg in _LOCAL_PATHS
+    return shown
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     given = sys.argv[1:] if argv is None else argv
     quick = "BENCH_QUICK=1 " if os.environ.get("BENCH_QUICK", "") not in ("", "0") else ""
-    command = quick + ("make bench" if not given else "python -m benchmarks " + shlex.join(given))
+    command = quick + (
+        "make bench" if not given else "python -m benchmarks " + shlex.join(public_args(given))
+    )
     provider_src = args.provider_src.resolve() if args.provider_src else None
     print(f"CFW benchmark: N={args.n}, {args.polls} polls, {args.transports}", file=sys.stderr)
     results = run_matrix(

@@ -215,11 +215,8 @@ def environment(command: str, provider_src: str | None = None) -> str:
             "(the cores are shared with other work: times are noisy).",
             f"- Python {platform.python_version()}, aiohttp {version('aiohttp')}, "
             f"Apache Airflow {version('apache-airflow')}, airflow-provider-cfw "
-            + (
-                f"at `{_commit(Path(provider_src))}` (from `{provider_src}`)."
-                if provider_src
-                else f"at `{_commit()}`."
-            ),
+            # The commit says which code ran; the folder it was checked out in is nobody else's business.
+            + f"at `{_commit(Path(provider_src) if provider_src else ROOT)}`.",
             f"- Command: `{command}`",
             f"- Date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
         ]

@@ -1,8 +1,13 @@
-"""The ``dag.test()`` example of docs/testing-dags.md passes as written: its files are run with pytest in
-a fresh process, from their own folder, the way the page tells a user to run them."""
+"""The ``dag.test()`` recipe of docs/testing-dags.md passes as written, and leaves the user's Airflow alone.
+
+Its files are run with pytest in a fresh process, from their own folder, the way the page tells a user
+to run them, by a user who exported ``AIRFLOW_HOME`` as Airflow's quickstart says and keeps a Variable
+there (made with the airflow CLI, in a temporary home standing in for theirs).
+"""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import subprocess
 import sys
@@ -12,24 +17,55 @@ import pytest
 from airflow import __version__ as airflow_version
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "docs" / "examples" / "testing"
+AIRFLOW = Path(sys.executable).parent / "airflow"
 
 pytestmark = pytest.mark.skipif(
     int(airflow_version.split(".")[0]) < 3, reason="the example is written for Airflow 3 (airflow.sdk)"
 )
 
 
-def test_the_documented_dag_test_example_passes(tmp_path: Path) -> None:
-    env = {**os.environ, "AIRFLOW_HOME": str(tmp_path)}
-    env.pop("AIRFLOW__CORE__DAGS_FOLDER", None)
-    result = subprocess.run(
+def _user_env(home: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "PYTEST"))}
+    return {**env, "AIRFLOW_HOME": str(home)}
+
+
+def _run(argv: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
+
+
+def _snapshot(home: Path) -> dict[str, str]:
+    return {
+        str(p.relative_to(home)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(home.rglob("*"))
+        if p.is_file()
+    }
+
+
+def test_the_documented_dag_test_recipe_passes_and_leaves_the_users_airflow_alone(tmp_path: Path) -> None:
+    home = tmp_path / "my-airflow"
+    home.mkdir()
+    env = _user_env(home)
+    for argv in ([str(AIRFLOW), "db", "migrate"], [str(AIRFLOW), "variables", "set", "my_var", "keep"]):
+        made = _run(argv, env, tmp_path)
+        assert made.returncode == 0, made.stderr[-3000:]
+    before = _snapshot(home)
+
+    result = _run(
         [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "test_wait_for_firewall.py"],
-        cwd=EXAMPLE,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=240,
+        env,
+        EXAMPLE,
     )
+
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
     assert "2 passed" in result.stdout
-    # The run used the AIRFLOW_HOME it was given (conftest.py only sets one when none is set).
-    assert (tmp_path / "airflow.db").exists()
+    # Not one byte of the user's home changed (no reset, no migration, no log), and the Variable is there.
+    assert _snapshot(home) == before
+    kept = _run([str(AIRFLOW), "variables", "get", "my_var"], env, tmp_path)
+    assert (kept.returncode, kept.stdout.strip()) == (0, "keep"), kept.stderr[-2000:]
+
+
+def test_the_readme_shows_the_recipes_pytest_setting() -> None:
+    readme = (EXAMPLE.parents[2] / "README.md").read_text()
+    shown = readme.split("```ini\n", 1)[1].split("```", 1)[0].splitlines()
+    recipe = (EXAMPLE / "pytest.ini").read_text().splitlines()
+    assert shown and set(shown) <= set(recipe)

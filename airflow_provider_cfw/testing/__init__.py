@@ -1,7 +1,9 @@
 """A local Huawei Cloud CFW + IAM emulator for tests, shipped with the provider (like ``moto`` for AWS).
 
-Imports nothing from Airflow or from the provider's hooks: it runs as a plain CLI
-(``python -m airflow_provider_cfw.testing``) and as the ``cfw_emulator`` pytest fixture. The names
+The emulator imports nothing from Airflow or from the provider's hooks: it runs as a plain CLI
+(``python -m airflow_provider_cfw.testing``) and as the ``cfw_emulator`` pytest fixture. (Only
+``airflow_env``, the throwaway Airflow a project's DAG tests may ask for, imports Airflow, and only
+once a fixture needs it.) The names
 below load on first use: pytest imports this package for the plugin in every run, and the emulator
 (aiohttp's server) is only needed once a fixture runs.
 """

@@ -30,6 +30,14 @@ if TYPE_CHECKING:
 #: Constructor settings a config file may carry, and the top-level lists it may declare.
 EMULATOR_SETTINGS = ("token_ttl", "lockout_threshold", "lockout_seconds")
 _SECTIONS = ("aksk", "projects", "iam_users", "jobs", "faults")
+#: The keys each entry of a list must have (the arguments of the call it maps onto with no default).
+_REQUIRED = {
+    "aksk": ("ak", "sk"),
+    "projects": ("id",),
+    "iam_users": ("domain_name", "user_name", "password"),
+    "jobs": ("project_id", "job_id"),
+    "faults": (),
+}
 
 
 def load_config(path: str | Path) -> dict[str, Any]:
@@ -47,6 +55,12 @@ def load_config(path: str | Path) -> dict[str, Any]:
         entries = config.get(section, [])
         if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
             raise ValueError(f"{path}: {section!r} must be a list of objects")
+        for index, entry in enumerate(entries):
+            missing = [key for key in _REQUIRED[section] if key not in entry]
+            if missing:
+                raise ValueError(
+                    f"{path}: {section}[{index}] {json.dumps(entry)}: missing required key {missing[0]!r}"
+                )
     return config
 
 

@@ -2,18 +2,82 @@
 
 pytest loads this module in every run wherever the provider is installed, the user's unrelated test
 suites included, so it imports only pytest: the emulator (and aiohttp's server) load when a fixture
-first runs.
+first runs. It changes nothing in the environment unless the project asks: with ``cfw_dags_folder``
+set (ini option, or ``--cfw-dags-folder``), the session runs on a throwaway Airflow (see
+:mod:`airflow_provider_cfw.testing.airflow_env`) and ``cfw_airflow_db`` gives it a fresh database.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
 
 if TYPE_CHECKING:
+    from airflow_provider_cfw.testing.airflow_env import ThrowawayAirflow
     from airflow_provider_cfw.testing.emulator import CfwEmulator
+
+_THROWAWAY: pytest.StashKey[ThrowawayAirflow | None] = pytest.StashKey()
+_INI = "cfw_dags_folder"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    help_text = (
+        "Run this session on a throwaway Airflow (a temporary AIRFLOW_HOME and SQLite metadata "
+        "database) with [core] dags_folder set to this folder; your own Airflow is never touched."
+    )
+    parser.addini(_INI, f"{help_text} Relative to the configuration file.", default="")
+    parser.getgroup("cfw_emulator").addoption(
+        "--cfw-dags-folder",
+        dest="cfw_dags_folder",
+        default=None,
+        help=f"{help_text} Overrides the ini option.",
+    )
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_load_initial_conftests(early_config: pytest.Config) -> None:
+    # The first hook after the command line and the ini file are read, and before any conftest.py is
+    # imported: Airflow reads its settings once, when it is first imported, so they must be set here.
+    option = early_config.known_args_namespace.cfw_dags_folder
+    ini = early_config.getini(_INI)
+    early_config.stash[_THROWAWAY] = None
+    if not option and not ini:
+        return
+    from airflow_provider_cfw.testing.airflow_env import ThrowawayAirflow, ThrowawayAirflowError
+
+    if option:
+        folder, named = early_config.invocation_params.dir / option, "--cfw-dags-folder"
+    else:
+        base = early_config.inipath.parent if early_config.inipath else early_config.rootpath
+        folder, named = base / ini, f"{_INI} in {early_config.inipath or 'the ini file'}"
+    try:
+        early_config.stash[_THROWAWAY] = ThrowawayAirflow.start(Path(folder).resolve(), named)
+    except ThrowawayAirflowError as err:
+        raise pytest.UsageError(str(err)) from None
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    env = config.stash.get(_THROWAWAY, None)
+    if env is not None:
+        env.restore()
+
+
+@pytest.fixture(scope="session")
+def cfw_airflow_db(pytestconfig: pytest.Config) -> None:
+    """A fresh Airflow metadata database for ``dag.test()``: the session's throwaway one, reset once.
+
+    Refuses (the test errors, nothing is reset) unless the session asked for a throwaway Airflow with
+    ``cfw_dags_folder``, and unless Airflow, as imported, uses that throwaway database.
+    """
+    from airflow_provider_cfw.testing.airflow_env import ThrowawayAirflowError, reset_database
+
+    try:
+        reset_database(pytestconfig.stash.get(_THROWAWAY, None))
+    except ThrowawayAirflowError as err:
+        pytest.fail(str(err), pytrace=False)
 
 
 @pytest.fixture

@@ -1,21 +1,25 @@
 """The built wheel, installed into a fresh environment with Airflow 3.3, is a provider Airflow sees.
 
-Not the source tree: the wheel is built from this checkout (``python -m build``), and installed with
-``--no-deps`` into a new virtualenv next to the locked dependency set (``requirements.lock``, installed
-by uv from its cache). Then: ``airflow providers list`` names the provider, and a real api-server
-(127.0.0.1, a free port, SimpleAuthManager with a bearer token) serves the connection form the UI
-builds from ``/ui/connections/hook_meta``.
+Not the source tree: the README's "Install" commands run as written (a bash block, extracted from
+README.md) in a copy of this checkout, with a new virtualenv activated that already holds the locked
+dependency set (``requirements.lock``, installed by uv from its cache: the environment "Airflow runs
+in"). Then: ``airflow providers list`` names the provider, and a real api-server (127.0.0.1, a free
+port, SimpleAuthManager with a bearer token) serves the connection form the UI builds from
+``/ui/connections/hook_meta``.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
+import shutil
 import subprocess
 import sys
 import urllib.error
 import urllib.request
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,31 +54,52 @@ def _run(*argv: str | Path, env: dict[str, str] | None = None) -> None:
     subprocess.run([str(a) for a in argv], cwd=ROOT, env=env, capture_output=True, timeout=600, check=True)
 
 
+def readme_install_commands() -> str:
+    """The first bash block of the README's "Install" section, as a user copies it."""
+    section = (ROOT / "README.md").read_text().split("\n## Install\n", 1)[1].split("\n## ", 1)[0]
+    match = re.search(r"```bash\n(.*?)```", section, re.DOTALL)
+    assert match, "README.md: no bash block under ## Install"
+    return match.group(1)
+
+
+def test_the_docs_index_gives_the_readmes_install_commands() -> None:
+    index = (ROOT / "docs" / "index.md").read_text().split("\n## Installation\n", 1)[1]
+    assert f"```bash\n{readme_install_commands()}```" in index
+
+
+def _copy_of_the_clone(dest: Path) -> Path:
+    skip = shutil.ignore_patterns(
+        ".git", ".venv*", "dist", "build", "_build", "*.egg-info", "__pycache__", ".*_cache"
+    )
+    shutil.copytree(ROOT, dest, ignore=skip)
+    return dest
+
+
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
     tmp = tmp_path_factory.mktemp("wheel")
-    # build's isolated environment is made by uv (next to this interpreter), from uv's cache.
-    path_env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
-    _run(
-        sys.executable,
-        "-m",
-        "build",
-        "--wheel",
-        "--installer",
-        "uv",
-        "--outdir",
-        tmp / "dist",
-        ".",
-        env=path_env,
-    )
-    (wheel,) = (tmp / "dist").glob("airflow_provider_cfw-*.whl")
     venv = tmp / "venv"
     uv = BIN / "uv"
-    _run(uv, "venv", "--quiet", "--python", sys.executable, venv)
+    _run(uv, "venv", "--quiet", "--seed", "--python", sys.executable, venv)
     _run(
         uv, "pip", "install", "--quiet", "--python", venv / "bin" / "python", "-r", ROOT / "requirements.lock"
     )
-    _run(uv, "pip", "install", "--quiet", "--python", venv / "bin" / "python", "--no-deps", wheel)
+    clone = _copy_of_the_clone(tmp / "clone")
+    activated = {
+        k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "PYTHON", "VIRTUAL_ENV"))
+    }
+    activated.update({"VIRTUAL_ENV": str(venv), "PATH": f"{venv / 'bin'}{os.pathsep}{os.environ['PATH']}"})
+    out = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", readme_install_commands()],
+        cwd=clone,
+        env=activated,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    assert out.returncode == 0, f"README install commands failed:\n{out.stdout[-3000:]}\n{out.stderr[-3000:]}"
+    (wheel,) = (clone / "dist").glob("airflow_provider_cfw-*.whl")
     home = tmp / "airflow-home"
     home.mkdir()
     passwords = home / "passwords.json"
@@ -106,6 +131,26 @@ def test_the_provider_is_imported_from_the_wheel(installed: Installed) -> None:
     assert Path(module_file).is_relative_to(installed.venv / "lib"), "imported from the source tree"
     assert version == __version__
     assert licenses == [f"airflow_provider_cfw-{__version__}.dist-info/licenses/LICENSE"]
+
+
+def test_the_wheel_ships_the_emulator_sample_config(installed: Installed) -> None:
+    with zipfile.ZipFile(installed.wheel) as wheel:
+        assert "airflow_provider_cfw/testing/emulator-config.example.json" in wheel.namelist()
+    # docs/testing.md's way to find it, then the loader the command line uses.
+    testing_md = (ROOT / "docs" / "testing.md").read_text()
+    find = next(line for line in testing_md.splitlines() if line.startswith("EXAMPLE=$(python -c "))
+    script = f'{find}\npython -c "import sys; from airflow_provider_cfw.testing import load_config; load_config(sys.argv[1])" "$EXAMPLE"\necho "$EXAMPLE"'
+    env = {**installed.env, "PATH": f"{installed.venv / 'bin'}{os.pathsep}{os.environ['PATH']}"}
+    out = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", script],
+        cwd=installed.venv,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert Path(out.stdout.strip()).is_relative_to(installed.venv / "lib")
 
 
 def test_airflow_providers_list_shows_the_provider(installed: Installed) -> None:

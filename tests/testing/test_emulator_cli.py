@@ -13,12 +13,13 @@ from pathlib import Path
 import pytest
 import requests
 
+import airflow_provider_cfw.testing
 from airflow_provider_cfw.core.signing import AkSkCredentials
 from airflow_provider_cfw.testing import CfwEmulator, apply_config, load_config
 
 from .conftest import AK, DOMAIN, PASSWORD, PROJECT, REGION, SK, USER, job_url, signed, token_body
 
-DOCS = Path(__file__).resolve().parents[2] / "docs"
+EXAMPLE_CONFIG = Path(airflow_provider_cfw.testing.__file__).parent / "emulator-config.example.json"
 READY = re.compile(r"^CFW emulator listening on (http://127\.0\.0\.1:(\d+))\n$")
 
 CONFIG = {
@@ -114,7 +115,11 @@ def test_cli_fixed_port(tmp_path: Path) -> None:
     [
         ("{nope", "not valid JSON"),
         ('{"jobz": []}', "unknown key"),
-        ('{"jobs": [{"job_id": "x"}]}', "project_id"),
+        (
+            '{"jobs": [{"project_id": "p", "job_id": "a"}, {"job_id": "x"}]}',
+            """bad.json: jobs[1] {"job_id": "x"}: missing required key 'project_id'""",
+        ),
+        ('{"iam_users": [{"domain_name": "d", "user_name": "u"}]}', "iam_users[0]"),
     ],
 )
 def test_cli_bad_config_exits_2(tmp_path: Path, content: str, message: str) -> None:
@@ -127,10 +132,11 @@ def test_cli_bad_config_exits_2(tmp_path: Path, content: str, message: str) -> N
         timeout=60,
     )
     assert result.returncode == 2 and message in result.stderr and result.stdout == ""
+    assert str(config) in result.stderr  # the message names the file
 
 
 def test_shipped_example_config_loads_and_works() -> None:
-    config = load_config(DOCS / "emulator-config.example.json")
+    config = load_config(EXAMPLE_CONFIG)
     with CfwEmulator(token_ttl=config.get("token_ttl", 86400)) as emu:
         apply_config(emu, config)
         ak = config["aksk"][0]

@@ -14,14 +14,6 @@ AK, SK = "EXAMPLEAK00000000000", "EXAMPLEsecretKey-not-a-real-key-000000000"
 PROJECT = "0123456789abcdef0123456789abcdef"
 
 
-@pytest.fixture(scope="session")
-def airflow_db():
-    """A fresh metadata database in AIRFLOW_HOME (see conftest.py)."""
-    from airflow.utils import db
-
-    db.resetdb()
-
-
 @pytest.fixture
 def cfw(cfw_emulator, monkeypatch):
     """The emulator, with one account, and the ``cfw_default`` connection pointing at it."""
@@ -43,25 +35,33 @@ def cfw(cfw_emulator, monkeypatch):
 
 
 @pytest.fixture
-def wait_for_firewall(monkeypatch):
+def wait_for_firewall(cfw_airflow_db, monkeypatch):
+    """The DAG, on a fresh throwaway metadata database (``cfw_airflow_db``, from the plugin)."""
     monkeypatch.syspath_prepend(str(DAGS))
     return importlib.import_module("wait_for_firewall").dag
 
 
-def test_the_dag_waits_for_the_job_and_returns_it(airflow_db, cfw, wait_for_firewall):
+def test_the_dag_waits_for_the_job_and_returns_it(cfw, wait_for_firewall):
     job_id = str(uuid.uuid4())
     cfw.add_job(PROJECT, job_id, statuses=["Running", "Running", "Success"])
 
     run = wait_for_firewall.test(run_conf={"job_id": job_id})
 
-    assert run.state == "success"
+    ti = run.get_task_instance("wait_for_job")
+    assert (run.state, ti.state, ti.try_number) == ("success", "success", 1)
+    job = ti.xcom_pull(task_ids="wait_for_job")  # the sensor returns the finished job
+    assert (job["id"], job["status"]) == (job_id, "Success")
     assert cfw.stats.count("cfw.job", 200) == 3  # one poke on the "worker", two polls by the trigger
 
 
-def test_a_failed_job_fails_the_run(airflow_db, cfw, wait_for_firewall):
+def test_a_failed_job_fails_the_task_at_once(cfw, wait_for_firewall, capsys):
     job_id = str(uuid.uuid4())
     cfw.add_job(PROJECT, job_id, statuses=["Running", "Failed"])
 
     run = wait_for_firewall.test(run_conf={"job_id": job_id})
 
-    assert run.state == "failed"
+    ti = run.get_task_instance("wait_for_job")
+    assert (run.state, ti.state, ti.try_number) == ("failed", "failed", 1)
+    assert cfw.stats.count("cfw.job", 200) == 2  # it polled until the job failed, and no further
+    # Why the task failed, from its log (dag.test() prints the task's log): the job's own failure.
+    assert f"AirflowFailException: CFW job {job_id} failed" in capsys.readouterr().out
