@@ -186,6 +186,7 @@ class CfwJobSensor(BaseSensorOperator):
                 not_found_deadline=started_at + self.not_found_grace_period,
                 region=self.region,
                 last_status=self._last_status,
+                deferred_at=time.time(),
             ),
             method_name="execute_complete",
             # Airflow turns a deferral timeout into AirflowSensorTimeout: soft_fail applies, no retry.

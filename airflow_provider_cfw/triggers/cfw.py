@@ -28,10 +28,17 @@ MAX_BACKOFF_SECONDS = 300.0
 DEFAULT_MAX_TRANSIENT_ERRORS = 10
 #: A wait whose status has not changed says it is still alive this often (one line per wait at most).
 HEARTBEAT_SECONDS = 300.0
+#: How old a deferral must be before the trigger fires an event that resumes the task on a worker.
+#: Airflow 3.3.2's scheduler fails a task that is queued again for its resume before it has drained
+#: the executor's "success" of the try that deferred (apache/airflow#67287, #72716; see
+#: docs/troubleshooting.md). On the e2e stack that event was drained at most 2.4 s after the
+#: deferral (tests/e2e/waits.py); twice that covers a busier scheduler loop.
+SCHEDULER_HOLD_SECONDS = 5.0
 
 # Looked up at each call, so that tests can observe the pauses and move the clock without waiting.
 _sleep = asyncio.sleep
 _monotonic = time.monotonic
+_time = time.time
 
 
 class CfwJobTrigger(BaseTrigger):
@@ -58,6 +65,9 @@ class CfwJobTrigger(BaseTrigger):
     :param max_transient_errors: consecutive transient failures tolerated before giving up.
     :param last_status: the status the deferring task read last, if it read one (the sensor's first
         poke): it has logged it, so the trigger logs only a change from it, and the heartbeat.
+    :param deferred_at: wall-clock time (``time.time()``) the task deferred; an event that resumes
+        the task on a worker is not fired before it is :data:`SCHEDULER_HOLD_SECONDS` old.
+        ``None`` (a trigger serialized by an older version) holds nothing.
     """
 
     def __init__(
@@ -71,6 +81,7 @@ class CfwJobTrigger(BaseTrigger):
         region: str | None = None,
         max_transient_errors: int = DEFAULT_MAX_TRANSIENT_ERRORS,
         last_status: str | None = None,
+        deferred_at: float | None = None,
     ) -> None:
         super().__init__()
         self.job_id = job_id
@@ -81,6 +92,7 @@ class CfwJobTrigger(BaseTrigger):
         self.region = region
         self.max_transient_errors = int(max_transient_errors)
         self.last_status = last_status
+        self.deferred_at = None if deferred_at is None else float(deferred_at)
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         """Plain JSON only: ids and numbers, never a credential (kwargs reach logs and the UI)."""
@@ -95,6 +107,7 @@ class CfwJobTrigger(BaseTrigger):
                 "region": self.region,
                 "max_transient_errors": self.max_transient_errors,
                 "last_status": self.last_status,
+                "deferred_at": self.deferred_at,
             },
         )
 
@@ -121,10 +134,12 @@ class CfwJobTrigger(BaseTrigger):
                         self.log.info("CFW job %s not visible yet; waiting", self.job_id)
                         await _sleep(self.poll_interval)
                         continue
+                    await self._hold_for_scheduler()
                     yield self._error_event(err, f"CFW job {self.job_id} was not found")
                     return
                 except CfwError as err:
                     if not err.retryable or transient_errors >= self.max_transient_errors:
+                        await self._hold_for_scheduler()
                         yield self._error_event(err, f"Could not read CFW job {self.job_id}")
                         return
                     transient_errors += 1
@@ -143,14 +158,17 @@ class CfwJobTrigger(BaseTrigger):
                     # A bug or an Airflow error (e.g. the connection is not defined): an error event
                     # reaches the task log with a message; an exception here would only say "trigger failure".
                     self.log.exception("Unexpected error reading CFW job %s", self.job_id)
+                    await self._hold_for_scheduler()
                     yield self._error_event(err, f"Could not read CFW job {self.job_id}")
                     return
 
                 transient_errors = 0
                 if job.status is CfwJobStatus.SUCCESS:
+                    await self._hold_for_scheduler()
                     yield self._job_event("success", job, f"CFW job {self.job_id} succeeded")
                     return
                 if job.status is CfwJobStatus.FAILED:
+                    await self._hold_for_scheduler()
                     yield self._job_event("failed", job, f"CFW job {self.job_id} failed")
                     return
                 progress.saw(job.status)
@@ -170,6 +188,23 @@ class CfwJobTrigger(BaseTrigger):
     def first_poll_delay(self) -> float:
         """A fraction of ``poll_interval`` derived from the job id: spread, yet the same on every run."""
         return self.poll_interval * zlib.crc32(self.job_id.encode("utf-8")) / 2**32
+
+    async def _hold_for_scheduler(self) -> None:
+        """Wait until the deferral is :data:`SCHEDULER_HOLD_SECONDS` old, so the scheduler has drained
+        the deferring try's executor event before this event queues the task again (Airflow's race;
+        see :data:`SCHEDULER_HOLD_SECONDS`). Only a wait that ends that soon after deferring waits."""
+        if self.deferred_at is None:
+            return
+        remaining = self.deferred_at + SCHEDULER_HOLD_SECONDS - _time()
+        if remaining > 0:
+            self.log.info(
+                "CFW job %s ended %.1f s after the task deferred; firing its event in %.1f s, once "
+                "Airflow's scheduler has taken in the deferral",
+                self.job_id,
+                SCHEDULER_HOLD_SECONDS - remaining,
+                remaining,
+            )
+            await _sleep(remaining)
 
     def _backoff(self, attempt: int, err: CfwError) -> float:
         cap = max(self.poll_interval, MAX_BACKOFF_SECONDS)

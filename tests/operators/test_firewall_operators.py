@@ -4,6 +4,7 @@ poke and deferrable mode: idempotent by name, safe to delete twice, no request f
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 import pytest
@@ -12,7 +13,7 @@ from airflow.providers.common.compat.sdk import AirflowException, AirflowFailExc
 from airflow_provider_cfw import CfwCreateFirewallOperator, CfwDeleteFirewallOperator
 from airflow_provider_cfw.core.errors import CfwConfigError
 from airflow_provider_cfw.testing import CfwEmulator
-from airflow_provider_cfw.triggers.cfw import CfwJobTrigger
+from airflow_provider_cfw.triggers.cfw import SCHEDULER_HOLD_SECONDS, CfwJobTrigger
 from tests.conftest import PROJECT, assert_no_secrets
 
 PRO = {"version": "Professional"}
@@ -41,12 +42,17 @@ def delete_op(firewall_id: str, **kwargs: Any) -> CfwDeleteFirewallOperator:
 
 def run_deferred(op: Any) -> dict[str, Any]:
     """execute -> TaskDeferred -> the trigger's one event -> execute_complete, as Airflow would."""
+    before = time.time()
     with pytest.raises(TaskDeferred) as info:
         op.execute({})
     deferred = info.value
     assert isinstance(deferred.trigger, CfwJobTrigger) and deferred.method_name == "execute_complete"
     _, kwargs = deferred.trigger.serialize()
     assert_no_secrets(kwargs, deferred.kwargs)
+    # When it deferred, so the trigger holds an early event; taken as old enough here (the hold's
+    # own tests are in tests/triggers/test_trigger_hold.py).
+    assert before <= kwargs["deferred_at"] <= time.time()
+    kwargs["deferred_at"] -= SCHEDULER_HOLD_SECONDS
     trigger = CfwJobTrigger(**kwargs)
 
     async def first_event() -> Any:

@@ -267,6 +267,8 @@ def test_running_defers_with_the_right_trigger_and_timeout(
     assert classpath == "airflow_provider_cfw.triggers.cfw.CfwJobTrigger"
     deadline = kwargs.pop("not_found_deadline")
     assert before + 60 <= deadline <= time.time() + 60
+    # When it deferred, so the trigger can hold an early event until the scheduler has caught up.
+    assert before <= kwargs.pop("deferred_at") <= time.time()
     assert kwargs == {
         "job_id": job_id,
         "project_id": PROJECT,
