@@ -62,6 +62,10 @@ def test_serialize_is_plain_json_and_round_trips() -> None:
         "region": "cn-north-4",
         "max_transient_errors": 10,
         "last_status": "Running",
+        "not_found_grace_period": None,
+        "end_from_trigger": False,
+        "return_value": None,
+        "do_xcom_push": True,
     }
     assert json.loads(json.dumps(kwargs)) == kwargs
     module, _, name = classpath.rpartition(".")
