@@ -63,6 +63,10 @@ def test_serialize_is_plain_json_and_round_trips() -> None:
         "region": "cn-north-4",
         "max_transient_errors": 10,
         "last_status": "Running",
+        "not_found_grace_period": None,
+        "end_from_trigger": False,
+        "return_value": None,
+        "do_xcom_push": True,
         "deferred_at": 1_799_999_990.25,
     }
     assert json.loads(json.dumps(kwargs)) == kwargs

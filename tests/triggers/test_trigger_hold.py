@@ -152,3 +152,40 @@ async def test_an_unexpected_error_event_is_held(monkeypatch: pytest.MonkeyPatch
     payload, fired_at, _ = await fire(trigger, clock)
     assert payload["status"] == "error"
     assert fired_at == pytest.approx(trigger.deferred_at + HOLD)
+
+
+async def test_a_success_that_ends_the_task_on_the_triggerer_is_not_held(
+    emu: Any, conn: Any, clock: FakeClock
+) -> None:
+    # end_from_trigger: no worker resumes the task, so a stale executor event cannot fail it.
+    trigger = CfwJobTrigger(
+        job_id=new_job(emu, ["Success"]),
+        project_id=PROJECT,
+        poll_interval=1,
+        deferred_at=clock.now,
+        end_from_trigger=True,
+    )
+    events = [event async for event in trigger.run()]
+    assert [type(event).__name__ for event in events] == ["TaskSuccessEvent"]
+    assert clock.sleeps == [trigger.first_poll_delay]
+
+
+async def test_a_failed_job_is_held_with_end_from_trigger_too(emu: Any, conn: Any, clock: FakeClock) -> None:
+    trigger = CfwJobTrigger(
+        job_id=new_job(emu, ["Failed"]),
+        project_id=PROJECT,
+        poll_interval=1,
+        deferred_at=clock.now,
+        end_from_trigger=True,
+    )
+    payload, fired_at, _ = await fire(trigger, clock)
+    assert payload["status"] == "failed"
+    assert fired_at == pytest.approx(trigger.deferred_at + HOLD)
+
+
+async def test_an_invalid_argument_event_is_held(emu: Any, conn: Any, clock: FakeClock) -> None:
+    trigger = CfwJobTrigger(job_id="not a job id", project_id=PROJECT, poll_interval=1, deferred_at=clock.now)
+    events = [event.payload async for event in trigger.run()]
+    assert [e["status"] for e in events] == ["error"]
+    assert clock.sleeps == [pytest.approx(HOLD)]
+    assert emu.stats.count("cfw.job") == 0
