@@ -185,11 +185,14 @@ class WaitsRun:
         time.sleep(seconds)
         return (self.cpu_seconds() - before) / seconds
 
-    def run_mode(self, mode: str, waits: int, at_once: int = 2, timeout: float = 600.0) -> Batch:
-        """At least ``waits`` waits of ``mode``, ``at_once`` DAG runs at a time."""
+    def run_mode(
+        self, mode: str, waits: int, at_once: int = 2, timeout: float = 600.0, idle_seconds: float = 10.0
+    ) -> Batch:
+        """At least ``waits`` waits of ``mode``, ``at_once`` DAG runs at a time; the stack's idle CPU
+        rate is measured for ``idle_seconds`` first (0: not measured)."""
         per_run = PAIRS * 2 if mode == FIREWALL else SENSORS
         runs = -(-waits // per_run)
-        idle = self.idle_rate()
+        idle = self.idle_rate(idle_seconds) if idle_seconds > 0 else 0.0
         batch = Batch(mode)
         began, cpu_before = time.monotonic(), self.cpu_seconds()
         for first in range(0, runs, at_once):
