@@ -20,22 +20,20 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import statistics
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from benchmarks.docs_page import SECTION_END, SECTION_START, replace_section
 from benchmarks.report import environment
 from tests.e2e.waits import FIREWALL, SENSOR_MODES, Batch, WaitsRun, summary
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGE = ROOT / "docs" / "performance.md"
-SECTION_START = "<!-- waits: written by python -m benchmarks.waits --write-docs -->"
-SECTION_END = "<!-- waits: end -->"
 LABELS = {
-    "worker": "deferred, resumed on a worker (today's)",
+    "worker": "deferred, resumed on a worker (today's path, events held 5 s after the deferral)",
     "end_from_trigger": "`end_from_trigger=True`",
     "start_from_trigger": "`start_from_trigger=True` (Airflow 3.3+)",
     FIREWALL: "create / delete operators, deferred",
@@ -117,27 +115,11 @@ def section(batches: Sequence[Batch], env: str) -> str:
             "",
             table(batches),
             "",
-            "Rerun: `.venv/bin/python -m benchmarks.waits --waits 50 --write-docs` (about 20 minutes on 2 "
-            "cores); `make race` runs the same with 100 waits per row and writes nothing.",
+            "Rerun: `make race RACE_ARGS=--write-docs` (100 waits per row, about 40 minutes on 2 busy "
+            "cores), or `.venv/bin/python -m benchmarks.waits --waits 50 --write-docs`.",
             SECTION_END,
         ]
     )
-
-
-def replace_section(page: str, new: str) -> str:
-    """``page`` with its waits section replaced by ``new`` (appended before "Running it" if absent)."""
-    pattern = re.compile(re.escape(SECTION_START) + ".*?" + re.escape(SECTION_END), re.S)
-    if pattern.search(page):
-        return pattern.sub(lambda _: new, page)
-    marker = "## Running it"
-    head, found, tail = page.partition(marker)
-    return f"{head}{new}\n\n{found}{tail}" if found else f"{page}\n{new}\n"
-
-
-def current_section(page: str) -> str | None:
-    """The waits section of a page, so that ``make bench`` keeps it when it rewrites the rest."""
-    match = re.search(re.escape(SECTION_START) + ".*?" + re.escape(SECTION_END), page, re.S)
-    return match.group(0) if match else None
 
 
 def _raw(batch: Batch) -> dict[str, Any]:

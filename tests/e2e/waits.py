@@ -79,8 +79,9 @@ class Wait:
 
     @property
     def wrongly_failed(self) -> bool:
-        """The job succeeded but the task did not; or the scheduler, not the provider, failed it."""
-        return self.mismatch or (self.outcome == "Success" and self.state != "success")
+        """The scheduler failed it on a stale executor event, or it failed although its job succeeded
+        (a task that never ran because its upstream failed is not counted: it did not wait)."""
+        return self.mismatch or (self.outcome == "Success" and self.state == "failed")
 
     @property
     def end_latency_s(self) -> float | None:
