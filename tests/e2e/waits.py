@@ -225,9 +225,25 @@ class WaitsRun:
             batch.waits.append(Wait(mode, dag_id, run_id, f"wait_{i}", job_id, outcome))
         return dag_id, run_id, conf
 
+    def _scheduler_log(self, settle: float = 5.0, timeout: float = 60.0) -> list[str]:
+        """The scheduler's log once it has drained every executor event: a run counts as finished as
+        soon as its last task says so, a few seconds before the scheduler takes in that task's exit,
+        so wait until no "TaskInstance Finished" line has come for ``settle`` seconds."""
+        path = self.session.airflow.process_logs / "scheduler.log"
+        deadline, last, quiet_since = time.monotonic() + timeout, -1, time.monotonic()
+        while True:
+            lines = path.read_text(errors="replace").splitlines()
+            drained = sum("TaskInstance Finished:" in line for line in lines)
+            now = time.monotonic()
+            if drained != last:
+                last, quiet_since = drained, now
+            elif now - quiet_since >= settle or now > deadline:
+                return lines
+            time.sleep(0.5)
+
     def _read_back(self, batch: Batch) -> None:
         stack = self.session.airflow
-        lines = (stack.process_logs / "scheduler.log").read_text(errors="replace").splitlines()
+        lines = self._scheduler_log()
         mismatched = {(m["dag"], m["task"], m["run"]) for line in lines if (m := MISMATCH.search(line))}
         finished: Counter[tuple[str, str, str]] = Counter()
         first_drain: dict[tuple[str, str, str], datetime] = {}
