@@ -8,12 +8,20 @@ resumes after the event. ``end_from_trigger`` saves the second on a job's succes
 from __future__ import annotations
 
 import importlib
+import re
 from functools import cache
 from typing import Any
 
 from airflow import __version__ as AIRFLOW_VERSION
 from packaging.version import Version
 
+#: From Airflow 3 on, the triggerer stores a TaskSuccessEvent's XComs as JSON text
+#: (XComModel.serialize_value) where a worker stores the JSON itself, and the execution API hands the
+#: text back as is: a downstream ``xcom_pull`` gets a ``str`` instead of the job's dict (seen on 3.3.2).
+XCOM_AS_TEXT_SINCE = (3, 0, 0)
+#: What a job id template may not do on the triggerer: Airflow 3.3.2's triggerer cannot answer an XCom
+#: read from a rendering template (its supervisor refuses GetXComSequenceSlice) and the trigger hangs.
+XCOM_READS = re.compile(r"xcom_pull")
 #: Airflow 3.3 renders a started-on-the-triggerer trigger's templated fields (apache/airflow PR #55068);
 #: 3.1 and 3.2 disabled starting on the triggerer, 2.10 to 3.0 took fixed values only.
 START_FROM_TRIGGER_SINCE = (3, 3, 0)
@@ -69,6 +77,10 @@ def end_from_trigger_decision(task: Any, requested: bool | None) -> tuple[bool, 
         # Asset events are emitted by a worker that ends the task, not by the triggerer.
         ("the task has outlets", bool(getattr(task, "outlets", None))),
         ("multiple_outputs is set", bool(getattr(task, "multiple_outputs", False))),
+        (
+            f"Airflow {AIRFLOW_VERSION}'s triggerer would store the XCom as JSON text (a str to xcom_pull)",
+            bool(getattr(task, "do_xcom_push", True)) and airflow_version() >= XCOM_AS_TEXT_SINCE,
+        ),
         ("post_execute is set", bool(getattr(task, "_post_execute_hook", None))),
         ("a subclass overrides post_execute", _overrides(cls, "post_execute")),
         (
@@ -103,4 +115,6 @@ def start_from_trigger_fallback(task: Any) -> str | None:
         if value is not None and not isinstance(value, str):
             # An XComArg: Airflow resolves it on a worker only, never on the triggerer.
             return f"{field} is a {type(value).__name__}, which only a worker resolves"
+        if value is not None and XCOM_READS.search(value):
+            return f"{field} reads an XCom, which Airflow {AIRFLOW_VERSION}'s triggerer cannot render"
     return None
