@@ -19,9 +19,11 @@ from packaging.version import Version
 #: (XComModel.serialize_value) where a worker stores the JSON itself, and the execution API hands the
 #: text back as is: a downstream ``xcom_pull`` gets a ``str`` instead of the job's dict (seen on 3.3.2).
 XCOM_AS_TEXT_SINCE = (3, 0, 0)
-#: What a job id template may not do on the triggerer: Airflow 3.3.2's triggerer cannot answer an XCom
-#: read from a rendering template (its supervisor refuses GetXComSequenceSlice) and the trigger hangs.
+#: What a job id template may not do on the triggerer: Airflow 3.3.2's triggerer cannot answer
+#: ``ti.xcom_pull(task_ids=...)`` (its supervisor refuses GetXComSequenceSlice) and the trigger hangs
+#: until the deferral times out. With ``map_indexes=-1`` the pull is a GetXCom, which it answers.
 XCOM_READS = re.compile(r"xcom_pull")
+XCOM_READ_ONE = re.compile(r"map_indexes\s*=")
 #: Airflow 3.3 renders a started-on-the-triggerer trigger's templated fields (apache/airflow PR #55068);
 #: 3.1 and 3.2 disabled starting on the triggerer, 2.10 to 3.0 took fixed values only.
 START_FROM_TRIGGER_SINCE = (3, 3, 0)
@@ -115,6 +117,9 @@ def start_from_trigger_fallback(task: Any) -> str | None:
         if value is not None and not isinstance(value, str):
             # An XComArg: Airflow resolves it on a worker only, never on the triggerer.
             return f"{field} is a {type(value).__name__}, which only a worker resolves"
-        if value is not None and XCOM_READS.search(value):
-            return f"{field} reads an XCom, which Airflow {AIRFLOW_VERSION}'s triggerer cannot render"
+        if value is not None and XCOM_READS.search(value) and not XCOM_READ_ONE.search(value):
+            return (
+                f"{field} reads an XCom without map_indexes, which Airflow {AIRFLOW_VERSION}'s triggerer "
+                "cannot render (add map_indexes=-1 to the xcom_pull to start on the triggerer)"
+            )
     return None

@@ -26,7 +26,9 @@ JOBS = {
     "reschedule": polls_until("Success", 2),
     # Worker-free waits (test_e2e_worker_free.py): short jobs, one per wait.
     **{f"wf_ok_{mode}_{n}": polls_until("Success", 2) for mode in WAIT_MODES for n in (1, 2)},
-    **{f"wf_failed_{mode}": polls_until("Failed", 1) for mode in WAIT_MODES},
+    # Failed a few polls after the deferral: a job that ends within a second or two of it meets
+    # Airflow 3.3.2's scheduler race (issue 26), which retries the task whatever the provider does.
+    **{f"wf_failed_{mode}": polls_until("Failed", 3) for mode in WAIT_MODES},
     "wf_xcom_pull": polls_until("Success", 2),
 }
 #: Already done: began 100 s ago and ran for 42 s (the hook example branches on the duration).

@@ -241,7 +241,7 @@ def test_start_from_trigger_needs_deferrable() -> None:
 @pytest.mark.parametrize(
     ("job_id", "reason"),
     [
-        ("{{ ti.xcom_pull(task_ids='submit') }}", "job_id reads an XCom"),
+        ("{{ ti.xcom_pull(task_ids='submit') }}", "job_id reads an XCom without map_indexes"),
         (object(), "job_id is a object, which only a worker resolves"),
     ],
     ids=["xcom_pull", "xcomarg"],
@@ -264,6 +264,13 @@ def test_start_from_trigger_falls_back_and_the_first_start_says_why(
     with pytest.raises(TaskDeferred):
         op.execute({"ti": FakeTI()})
     assert logged_count("start_from_trigger is set, but this wait started on a worker: ", capsys, caplog) == 1
+
+
+@needs_3_3
+def test_an_xcom_pull_of_one_value_starts_on_the_triggerer() -> None:
+    # A GetXCom, which Airflow 3.3.2's triggerer answers (tests/e2e/test_e2e_worker_free.py).
+    op = sensor(job_id="{{ ti.xcom_pull(task_ids='submit', map_indexes=-1) }}", start_from_trigger=True)
+    assert op.start_from_trigger is True and op._start_fallback is None
 
 
 @needs_3_3
