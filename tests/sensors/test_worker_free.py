@@ -334,3 +334,16 @@ async def test_without_a_grace_or_deadline_not_found_ends_at_once(emu: Any, conn
     trigger = CfwJobTrigger(job_id=str(uuid.uuid4()), project_id=PROJECT, poll_interval=0.05)
     (event,) = await _events(trigger)
     assert event.payload["status"] == "error" and emu.stats.count("cfw.job", None) == 1
+
+
+def test_the_docs_example_builds_a_wait_that_starts_on_the_triggerer() -> None:
+    """The ``start_from_trigger`` block of docs/sensor.md, run as a user would paste it."""
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "sensor.md").read_text(encoding="utf-8")
+    section = text.split("### `start_from_trigger`", 1)[1]
+    code = section.split("```python\n", 1)[1].split("```", 1)[0]
+    op = eval(code, {"CfwJobSensor": CfwJobSensor})  # one expression: the sensor
+    assert isinstance(op, CfwJobSensor)
+    assert op.start_from_trigger is STARTS_ON_TRIGGERER
+    assert op.end_from_trigger is True
