@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import importlib
 import re
-from functools import cache
 from typing import Any
 
 from airflow import __version__ as AIRFLOW_VERSION
@@ -50,24 +49,25 @@ def listeners_installed() -> bool:
     return False
 
 
-@cache
-def _base_method(name: str) -> Any:
-    from airflow_provider_cfw.sensors.cfw import CfwJobSensor
-
-    return getattr(CfwJobSensor, name)
-
-
-def end_from_trigger_decision(task: Any, requested: bool | None) -> tuple[bool, str]:
+def end_from_trigger_decision(
+    task: Any, requested: bool | None, base: type | None = None
+) -> tuple[bool, str]:
     """Whether the trigger ends the task on a job's success, and why (for the task's log).
 
     ``None`` (auto) turns it on only where nothing the user can see changes but the saved worker
     start: the same XCom, and nothing that runs only when a worker ends the task.
 
-    :param task: the sensor.
-    :param requested: the sensor's ``end_from_trigger`` argument.
+    :param task: the deferring task (the sensor, or an operator whose resume only returns a value).
+    :param requested: its ``end_from_trigger`` argument.
+    :param base: the provider's class whose ``execute_complete`` the trigger stands in for;
+        ``None``: :class:`~airflow_provider_cfw.sensors.cfw.CfwJobSensor`.
     """
     if requested is not None:
         return bool(requested), f"end_from_trigger={requested}"
+    if base is None:
+        from airflow_provider_cfw.sensors.cfw import CfwJobSensor
+
+        base = CfwJobSensor
     cls = type(task)
     reasons = [
         # Airflow would refuse the DAG with end_from_trigger=True; auto simply stays off.
@@ -87,7 +87,7 @@ def end_from_trigger_decision(task: Any, requested: bool | None) -> tuple[bool, 
         ("a subclass overrides post_execute", _overrides(cls, "post_execute")),
         (
             "a subclass overrides execute_complete",
-            cls.execute_complete is not _base_method("execute_complete"),
+            getattr(cls, "execute_complete", None) is not getattr(base, "execute_complete", None),
         ),
     ]
     blockers = [reason for reason, applies in reasons if applies]

@@ -347,3 +347,17 @@ def test_the_docs_example_builds_a_wait_that_starts_on_the_triggerer() -> None:
     assert isinstance(op, CfwJobSensor)
     assert op.start_from_trigger is STARTS_ON_TRIGGERER
     assert op.end_from_trigger is True
+
+
+def test_the_decision_serves_an_operator_whose_resume_only_returns_a_value() -> None:
+    """Ready for the delete operator's resume (the lead wires it): its own execute_complete is the base."""
+    from airflow_provider_cfw.operators.cfw import CfwCreateFirewallOperator, CfwDeleteFirewallOperator
+
+    delete = CfwDeleteFirewallOperator(
+        task_id="delete", firewall_id="fw-1", deferrable=True, do_xcom_push=False
+    )
+    with listeners():
+        assert end_from_trigger_decision(delete, None, CfwDeleteFirewallOperator)[0] is True
+        # Measured against another class's resume, the operator's own counts as an override.
+        end, why = end_from_trigger_decision(delete, None, CfwCreateFirewallOperator)
+    assert not end and "overrides execute_complete" in why
