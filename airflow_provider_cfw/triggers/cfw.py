@@ -235,9 +235,9 @@ class CfwJobTrigger(BaseTrigger):
                 raise CfwConfigError(
                     "cfw_conn_id", "an Airflow connection id", got=show_value(self.cfw_conn_id)
                 )
-            if not self.poll_interval > 0:
+            if not self.poll_interval >= 0:  # NaN too; 0 is allowed, as for the sensor's poke_interval
                 raise CfwConfigError(
-                    "poll_interval", "a number of seconds above 0", got=show_value(self.poll_interval)
+                    "poll_interval", "a number of seconds, 0 or more", got=show_value(self.poll_interval)
                 )
         except CfwConfigError as err:
             event = self._error_event(err, "Invalid CfwJobTrigger argument")

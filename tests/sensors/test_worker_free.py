@@ -294,6 +294,8 @@ def test_a_mapped_start_says_why_it_started_on_a_worker(
         ({"project_id": "not-a-project"}, "project_id"),
         ({"region": "Mars"}, "region"),
         ({"cfw_conn_id": " "}, "cfw_conn_id"),
+        ({"poll_interval": float("nan")}, "poll_interval"),
+        ({"poll_interval": -1}, "poll_interval"),
     ],
 )
 async def test_a_bad_rendered_argument_is_an_error_event_naming_it_before_any_request(
