@@ -71,6 +71,7 @@ class CfwJobTrigger(BaseTrigger):
         resuming it on a worker. Every other outcome (``Failed``, errors, timeouts) still resumes it.
     :param return_value: the XCom ``return_value`` pushed when the trigger ends the task; ``None``
         pushes the job (:meth:`CfwJob.to_dict`), as the sensor's ``execute_complete`` returns it.
+        Plain JSON and never a secret: it is stored with the trigger's kwargs.
     :param do_xcom_push: whether the task pushes its return value at all (the task's own setting).
 
     With ``start_from_trigger``, ``job_id``, ``project_id`` and ``cfw_conn_id`` may arrive as raw
