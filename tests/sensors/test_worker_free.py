@@ -324,7 +324,7 @@ async def test_the_not_found_grace_counts_from_the_first_poll_when_no_task_polle
     import asyncio
 
     task = asyncio.ensure_future(first)
-    while emu.stats.count("cfw.job", None) < 2:
+    while emu.stats.count("cfw.job", None) < 2 and not task.done():
         await asyncio.sleep(0.01)
     emu.add_job(PROJECT, job_id, statuses=["Success"])
     event = await task
