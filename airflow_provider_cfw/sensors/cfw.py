@@ -51,8 +51,10 @@ class CfwJobSensor(BaseSensorOperator):
     :param end_from_trigger: in deferrable mode, let the triggerer end the task when the job succeeds,
         so no worker resumes it (a failed job, an error or a timeout still resumes it, as before).
         ``None`` (the default) turns it on only when nothing else observable changes: no listeners,
-        no ``on_success_callback`` or ``on_execute_callback``, no outlets, no override. Airflow
-        refuses ``True`` in a DAG when listeners (OpenLineage) are installed. See docs/sensor.md.
+        no ``on_success_callback`` or ``on_execute_callback``, no outlets, no override, and on
+        Airflow 3 no XCom (its triggerer stores the XCom as JSON text, which ``xcom_pull`` returns
+        as a ``str``). Airflow refuses ``True`` in a DAG when listeners (OpenLineage) are
+        installed. See docs/sensor.md.
     :param start_from_trigger: on Airflow 3.3 or later, start the wait on the triggerer: the
         scheduler creates the trigger and no worker pokes first. Needs ``deferrable=True``. An
         ``XComArg`` argument, a mapped task or an older Airflow start on a worker as before, and the

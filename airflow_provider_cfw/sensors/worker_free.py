@@ -8,12 +8,21 @@ resumes after the event. ``end_from_trigger`` saves the second on a job's succes
 from __future__ import annotations
 
 import importlib
-from functools import cache
+import re
 from typing import Any
 
 from airflow import __version__ as AIRFLOW_VERSION
 from packaging.version import Version
 
+#: From Airflow 3 on, the triggerer stores a TaskSuccessEvent's XComs as JSON text
+#: (XComModel.serialize_value) where a worker stores the JSON itself, and the execution API hands the
+#: text back as is: a downstream ``xcom_pull`` gets a ``str`` instead of the job's dict (seen on 3.3.2).
+XCOM_AS_TEXT_SINCE = (3, 0, 0)
+#: What a job id template may not do on the triggerer: Airflow 3.3.2's triggerer cannot answer
+#: ``ti.xcom_pull(task_ids=...)`` (its supervisor refuses GetXComSequenceSlice) and the trigger hangs
+#: until the deferral times out. With ``map_indexes=-1`` the pull is a GetXCom, which it answers.
+XCOM_READS = re.compile(r"xcom_pull")
+XCOM_READ_ONE = re.compile(r"map_indexes\s*=")
 #: Airflow 3.3 renders a started-on-the-triggerer trigger's templated fields (apache/airflow PR #55068);
 #: 3.1 and 3.2 disabled starting on the triggerer, 2.10 to 3.0 took fixed values only.
 START_FROM_TRIGGER_SINCE = (3, 3, 0)
@@ -40,24 +49,25 @@ def listeners_installed() -> bool:
     return False
 
 
-@cache
-def _base_method(name: str) -> Any:
-    from airflow_provider_cfw.sensors.cfw import CfwJobSensor
-
-    return getattr(CfwJobSensor, name)
-
-
-def end_from_trigger_decision(task: Any, requested: bool | None) -> tuple[bool, str]:
+def end_from_trigger_decision(
+    task: Any, requested: bool | None, base: type | None = None
+) -> tuple[bool, str]:
     """Whether the trigger ends the task on a job's success, and why (for the task's log).
 
     ``None`` (auto) turns it on only where nothing the user can see changes but the saved worker
     start: the same XCom, and nothing that runs only when a worker ends the task.
 
-    :param task: the sensor.
-    :param requested: the sensor's ``end_from_trigger`` argument.
+    :param task: the deferring task (the sensor, or an operator whose resume only returns a value).
+    :param requested: its ``end_from_trigger`` argument.
+    :param base: the provider's class whose ``execute_complete`` the trigger stands in for;
+        ``None``: :class:`~airflow_provider_cfw.sensors.cfw.CfwJobSensor`.
     """
     if requested is not None:
         return bool(requested), f"end_from_trigger={requested}"
+    if base is None:
+        from airflow_provider_cfw.sensors.cfw import CfwJobSensor
+
+        base = CfwJobSensor
     cls = type(task)
     reasons = [
         # Airflow would refuse the DAG with end_from_trigger=True; auto simply stays off.
@@ -69,11 +79,15 @@ def end_from_trigger_decision(task: Any, requested: bool | None) -> tuple[bool, 
         # Asset events are emitted by a worker that ends the task, not by the triggerer.
         ("the task has outlets", bool(getattr(task, "outlets", None))),
         ("multiple_outputs is set", bool(getattr(task, "multiple_outputs", False))),
+        (
+            f"Airflow {AIRFLOW_VERSION}'s triggerer would store the XCom as JSON text (a str to xcom_pull)",
+            bool(getattr(task, "do_xcom_push", True)) and airflow_version() >= XCOM_AS_TEXT_SINCE,
+        ),
         ("post_execute is set", bool(getattr(task, "_post_execute_hook", None))),
         ("a subclass overrides post_execute", _overrides(cls, "post_execute")),
         (
             "a subclass overrides execute_complete",
-            cls.execute_complete is not _base_method("execute_complete"),
+            getattr(cls, "execute_complete", None) is not getattr(base, "execute_complete", None),
         ),
     ]
     blockers = [reason for reason, applies in reasons if applies]
@@ -103,4 +117,9 @@ def start_from_trigger_fallback(task: Any) -> str | None:
         if value is not None and not isinstance(value, str):
             # An XComArg: Airflow resolves it on a worker only, never on the triggerer.
             return f"{field} is a {type(value).__name__}, which only a worker resolves"
+        if value is not None and XCOM_READS.search(value) and not XCOM_READ_ONE.search(value):
+            return (
+                f"{field} reads an XCom without map_indexes, which Airflow {AIRFLOW_VERSION}'s triggerer "
+                "cannot render (add map_indexes=-1 to the xcom_pull to start on the triggerer)"
+            )
     return None

@@ -79,6 +79,7 @@ class CfwJobTrigger(BaseTrigger):
         resuming it on a worker. Every other outcome (``Failed``, errors, timeouts) still resumes it.
     :param return_value: the XCom ``return_value`` pushed when the trigger ends the task; ``None``
         pushes the job (:meth:`CfwJob.to_dict`), as the sensor's ``execute_complete`` returns it.
+        Plain JSON and never a secret: it is stored with the trigger's kwargs.
     :param do_xcom_push: whether the task pushes its return value at all (the task's own setting).
     :param deferred_at: wall-clock time (``time.time()``) the task deferred; an event that resumes
         the task on a worker is not fired before it is :data:`SCHEDULER_HOLD_SECONDS` old.
@@ -273,9 +274,9 @@ class CfwJobTrigger(BaseTrigger):
                 raise CfwConfigError(
                     "cfw_conn_id", "an Airflow connection id", got=show_value(self.cfw_conn_id)
                 )
-            if not self.poll_interval > 0:
+            if not self.poll_interval >= 0:  # NaN too; 0 is allowed, as for the sensor's poke_interval
                 raise CfwConfigError(
-                    "poll_interval", "a number of seconds above 0", got=show_value(self.poll_interval)
+                    "poll_interval", "a number of seconds, 0 or more", got=show_value(self.poll_interval)
                 )
         except CfwConfigError as err:
             event = self._error_event(err, "Invalid CfwJobTrigger argument")

@@ -15,9 +15,12 @@ from collections.abc import Iterator
 import pytest
 
 from tests.e2e import failover
+from tests.e2e.conftest import JOBS as E2E_JOBS
+from tests.e2e.conftest import job_id
 from tests.e2e.driver import E2eSession
 from tests.e2e.scenario import E2E_DAGS, EXAMPLE_DAGS, RunResult, polls_until
 from tests.e2e.stack import airflow_major
+from tests.e2e.test_e2e_worker_free import check_failed_job_fails_the_first_try, check_worker_starts
 
 pytestmark = [pytest.mark.e2e_airflow2, pytest.mark.timeout(600)]
 
@@ -32,6 +35,8 @@ JOBS = {
     # Polled by both tasks of the example's run (poke every 10 s, reschedule every 30 s).
     "a2-worker-example": polls_until("Success", 3),
 }
+#: The worker-free waits' jobs (tests/e2e/test_e2e_worker_free.py), in this stack too.
+WORKER_FREE_JOBS = {name: script for name, script in E2E_JOBS.items() if name.startswith("wf_")}
 MISSING_JOB = "a2-never-created"
 MISSING_RESCHEDULED_JOB = "a2-never-created-either"
 #: What Airflow 2's executor safeguard logs when an operator's execute calls another execute.
@@ -65,9 +70,17 @@ def results() -> Iterator[tuple[E2eSession, dict[str, RunResult]]]:
             *sorted(EXAMPLE_DAGS.glob("example_cfw_job_sensor*.py")),
             E2E_DAGS / "e2e_cfw_deferrable.py",
             E2E_DAGS / "e2e_cfw_worker.py",
+            E2E_DAGS / "e2e_cfw_worker_free.py",
         ],
-        [DEFERRABLE_EXAMPLE, WORKER_EXAMPLE, "e2e_cfw_deferrable", "e2e_cfw_poke", "e2e_cfw_reschedule"],
-        jobs,
+        [
+            DEFERRABLE_EXAMPLE,
+            WORKER_EXAMPLE,
+            "e2e_cfw_deferrable",
+            "e2e_cfw_poke",
+            "e2e_cfw_reschedule",
+            "e2e_cfw_worker_free",
+        ],
+        [*jobs, *({"job_id": job_id(name), "statuses": script} for name, script in WORKER_FREE_JOBS.items())],
         parallelism=4,
         keep_home=bool(os.environ.get("CFW_E2E_KEEP")),
         postgres=True,
@@ -170,3 +183,14 @@ def test_worker_modes_and_airflow2_reschedule_bookkeeping(
     missing = _logs(session, by_name["reschedule-not-found"])
     assert f"CFW job {MISSING_RESCHEDULED_JOB} was not found after" in missing, missing[-3000:]
     assert records.reschedules(reschedule.dag_id, by_name["reschedule-not-found"].run_id, "wait") >= 2
+
+
+def test_worker_starts_per_wait(results: tuple[E2eSession, dict[str, RunResult]]) -> None:
+    """end_from_trigger: one worker start per wait on Airflow 2.11 too (and auto is on here)."""
+    check_worker_starts(results[0], f"worker-free-{uuid.uuid4().hex[:6]}")
+
+
+def test_failed_job_fails_the_first_try_in_every_mode(
+    results: tuple[E2eSession, dict[str, RunResult]],
+) -> None:
+    check_failed_job_fails_the_first_try(results[0], f"worker-free-failed-{uuid.uuid4().hex[:6]}")
