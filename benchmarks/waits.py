@@ -109,7 +109,11 @@ def section(batches: Sequence[Batch], env: str) -> str:
             "with nothing to run, measured for 10 s before each row. The latency counts from the "
             "emulator's first Success answer to the task's `end_date`; a resumed task, and one that "
             "ended within a few seconds of deferring, waits for the scheduler "
-            "(see [troubleshooting](troubleshooting.md#a-deferred-task-fails-although-its-cfw-job-succeeded)).",
+            "(see [troubleshooting](troubleshooting.md#a-deferred-task-fails-although-its-cfw-job-succeeded)). "
+            "On the LocalExecutor a task process is forked from a worker that has already imported "
+            "Airflow, so a start costs a few tenths of a second of CPU here; an executor that starts a "
+            "fresh interpreter per task (a KubernetesExecutor pod) pays the imports on top, per start "
+            "(2.2 to 2.4 s of CPU on this machine).",
             "",
             env,
             "",
