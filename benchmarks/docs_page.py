@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from benchmarks.memory import POLLS as HEAP_POLLS
 from benchmarks.memory import N as HEAP_WAITS
 from benchmarks.parse_cost import ParseCost
 from benchmarks.report import parse_table, startup_table
+
+#: The section ``python -m benchmarks.waits --write-docs`` writes; ``make bench`` keeps it as it is.
+SECTION_START = "<!-- waits: written by python -m benchmarks.waits --write-docs -->"
+SECTION_END = "<!-- waits: end -->"
 
 _INTRO = """\
 # Performance
@@ -91,11 +96,22 @@ BENCH_QUICK=1 make bench           # N = 100 x 5 polls, plain HTTP (about a minu
 .venv/bin/python -m benchmarks --clients floor,provider --n 500 --transports http --gc-freeze
                                    # gc.freeze() after the imports: the lag without full collections of the import-time heap
 .venv/bin/python -m benchmarks --write-docs                             # regenerate this page
+make race RACE_ARGS=--write-docs   # "Where a wait's cost really is", on a real Airflow stack (~40 min)
 ```
 
 N = 3,000 at one poll per second needs more CPU than two shared cores give to four clients and the
 emulator; run it with `--n 3000` on a bigger machine.
 """
+
+
+def _code_size_text(code_kb: float | None) -> str:
+    if code_kb is None:
+        return ""
+    return (
+        f"The provider's code, measured apart: its sensor, trigger and hook modules add {code_kb:.0f} KB "
+        "resident to a fresh process that has loaded a triggerer's Airflow, aiohttp and requests "
+        "(`benchmarks/memory.py`), once per process. "
+    )
 
 
 def render_page(
@@ -109,6 +125,7 @@ def render_page(
     *,
     polls: int,
     repeat: int,
+    code_kb: float | None = None,
 ) -> str:
     repeat_text = "one run of each client" if repeat == 1 else f"{repeat} runs of each client (medians)"
     parts = [
@@ -121,10 +138,10 @@ def render_page(
         "## Against issue 12's targets",
         "",
         "Worked out from the tables above (a figure at or above the per-poll pattern's counts as not below). "
-        "Peak RSS counts each client's code as well as its waits: at N = 100 the provider's modules "
-        "(about 0.4 MB, which the bare per-poll loop has none of) weigh about as much as what 100 waits "
-        'hold, so there it compares code more than waits; "Python heap per wait" below measures the '
-        "waits alone. At N = 100 each poll mostly runs alone in its loop step, with its code cold in the "
+        "Peak RSS is left out of the last column: it counts each client's code as well as its waits, and "
+        "at N = 100 the provider's modules weigh about as much as what 100 waits hold, so there it "
+        'compares code more than waits; "Python heap per wait" below measures the waits alone. '
+        f"{_code_size_text(code_kb)}At N = 100 each poll mostly runs alone in its loop step, with its code cold in the "
         "CPU caches: every extra line costs several times its price in a hot loop, and the provider runs "
         "more lines per poll (the signing, the parsing into a `CfwJob`) than a bare GET. CPU per poll is "
         "also noisiest there: 2,000 polls against an idle correction taken over 2 s.",
@@ -189,3 +206,20 @@ def render_page(
         ]
     parts.append(_COMMANDS)
     return "\n".join(parts)
+
+
+def replace_section(page: str, new: str) -> str:
+    """``page`` with its waits section replaced by ``new``; where there is none yet, right after the
+    per-poll tables (before the targets), so that a reader sees the two side by side."""
+    pattern = re.compile(re.escape(SECTION_START) + ".*?" + re.escape(SECTION_END), re.S)
+    if pattern.search(page):
+        return pattern.sub(lambda _: new, page)
+    marker = "## Against issue 12's targets"
+    head, found, tail = page.partition(marker)
+    return f"{head}{new}\n\n{found}{tail}" if found else f"{page}\n{new}\n"
+
+
+def current_section(page: str) -> str | None:
+    """The waits section of a page, so that ``make bench`` keeps it when it rewrites the rest."""
+    match = re.search(re.escape(SECTION_START) + ".*?" + re.escape(SECTION_END), page, re.S)
+    return match.group(0) if match else None

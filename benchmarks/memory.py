@@ -58,3 +58,37 @@ def heap_table(costs: dict[str, HeapCost], labels: dict[str, str]) -> str:
             f"| {labels.get(kind, kind)} | {cost.peak / 1024:.1f} KB | {cost.left:.0f} bytes | {vs} |"
         )
     return "\n".join(lines)
+
+
+_CODE_SIZE_PROBE = """
+import gc, json
+import airflow.jobs.triggerer_job_runner, aiohttp, requests
+from benchmarks.probe import rss_kb
+gc.collect(); before = rss_kb()
+import airflow_provider_cfw.hooks.cfw, airflow_provider_cfw.triggers.cfw, airflow_provider_cfw.sensors.cfw
+gc.collect(); print(json.dumps({"kb": rss_kb() - before}))
+"""
+
+
+def code_size_kb(provider_src: Path | None = None) -> float:
+    """Resident memory the provider's own modules (sensor, trigger, hook and what they import of the
+    provider) add to a fresh process that has loaded a triggerer's Airflow, aiohttp and requests:
+    the code a bare loop does not carry, reported apart from what waits cost (issue 25)."""
+    import json
+    import subprocess
+    import sys
+    import tempfile
+
+    from benchmarks.harness import ROOT, client_env
+
+    with tempfile.TemporaryDirectory(prefix="cfw-bench-code-") as home:
+        out = subprocess.run(  # noqa: S603 - this interpreter, fixed code
+            [sys.executable, "-c", _CODE_SIZE_PROBE],
+            cwd=ROOT,
+            env=client_env(provider_src, Path(home)),
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=300,
+        )
+    return float(json.loads(out.stdout.strip().splitlines()[-1])["kb"])

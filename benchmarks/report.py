@@ -85,6 +85,10 @@ RATIO_FIGURES: tuple[tuple[str, Callable[[RunResult], float]], ...] = (
     ("TCP conns", lambda r: r.connections),
     ("Success→event p50", lambda r: r.event_latency_ms(50)),
 )
+#: What "below the per-poll pattern on every figure" checks: peak RSS is left out (issue 25). At N =
+#: 100 it compares the provider's code (about 0.5 MB of modules) with a bare loop's, not waits; the
+#: memory target is the heap per wait ("Python heap per wait"), and code size is reported apart.
+TARGET_FIGURES = tuple((name, figure) for name, figure in RATIO_FIGURES if not name.startswith("peak RSS"))
 
 
 def _ratio(
@@ -236,7 +240,7 @@ def targets_table(results: Sequence[RunResult], parse: ParseCost | None) -> str:
     lines = [
         "| run | CPU / poll <= 1.3x floor | worst loop lag <= 3x floor or <= 50 ms "
         "| the same against the floor with Airflow loaded "
-        "| below the per-poll pattern on every figure |",
+        "| below the per-poll pattern on every figure but peak RSS |",
         "|---|---|---|---|---|",
     ]
     for (tls, n), by_kind in _groups(results).items():
@@ -251,7 +255,7 @@ def targets_table(results: Sequence[RunResult], parse: ParseCost | None) -> str:
         if per_poll:
             worse = [
                 name
-                for name, figure in RATIO_FIGURES
+                for name, figure in TARGET_FIGURES
                 if _median(provider, figure) >= _median(per_poll, figure)
             ]
             below = "yes" if not worse else "no: " + ", ".join(worse)

@@ -6,6 +6,7 @@ docs quote the examples' ``# [START ...]``/``# [END ...]`` blocks verbatim.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import socket
 import sys
@@ -15,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.listeners import TaskListener, listeners
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE_DAGS = ROOT / "example_dags"
@@ -84,9 +87,26 @@ def _airflow_major() -> int:
 def test_dags_import_without_errors_or_network(folder: Path, no_network: None) -> None:
     if folder == E2E_DAGS and _airflow_major() < 3:
         pytest.skip("the e2e DAGs run only on the Airflow 3 stack of tests/e2e")
-    bag = _dagbag(folder)
+    # Parsed as the e2e stack parses them, without listeners (load_examples off): Airflow refuses
+    # end_from_trigger=True, which e2e_cfw_worker_free sets, when listeners are installed.
+    with contextlib.nullcontext() if folder == EXAMPLE_DAGS else listeners():
+        bag = _dagbag(folder)
     assert bag.import_errors == {}
     assert bag.dags, f"no DAG found in {folder}"
+
+
+def test_airflow_refuses_end_from_trigger_with_listeners_but_not_the_auto_default(no_network: None) -> None:
+    """What docs/sensor.md says of listeners, from Airflow's own DAG bag: ``end_from_trigger=True``
+    is refused, the default (auto, ``None``) is not."""
+    if _airflow_major() < 3:
+        pytest.skip("the e2e DAGs run only on the Airflow 3 stack of tests/e2e")
+    with listeners(TaskListener()):
+        bag = _dagbag(E2E_DAGS)
+    errors = {Path(path).name: text for path, text in bag.import_errors.items()}
+    for refused in ("e2e_cfw_worker_free.py", "e2e_cfw_race.py"):  # both build end_from_trigger=True
+        assert "Listeners are not supported with end_from_trigger=True" in errors.pop(refused)
+    assert errors == {}
+    assert "e2e_cfw_deferrable" in bag.dags  # its sensor takes the default
 
 
 @pytest.mark.parametrize("path", EXAMPLE_FILES, ids=lambda p: p.name)

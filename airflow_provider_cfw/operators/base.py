@@ -130,6 +130,7 @@ class CfwFirewallOperatorBase(BaseOperator):
                 poll_interval=self.poll_interval,
                 not_found_deadline=time.time() + JOB_NOT_FOUND_GRACE_SECONDS,
                 region=self.region,
+                deferred_at=time.time(),
             ),
             method_name="execute_complete",
             kwargs={"resume": resume},

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from datetime import datetime, timedelta
 from functools import cached_property
@@ -16,9 +17,11 @@ from airflow.providers.common.compat.sdk import (
     PokeReturnValue,
     conf,
 )
+from airflow.triggers.base import StartTriggerArgs
 
 from airflow_provider_cfw.core.errors import CfwError, CfwJobNotFound
 from airflow_provider_cfw.core.models import CfwJob, CfwJobStatus
+from airflow_provider_cfw.sensors.worker_free import end_from_trigger_decision, start_from_trigger_fallback
 from airflow_provider_cfw.triggers.cfw import CfwJobTrigger
 from airflow_provider_cfw.triggers.events import job_from_event
 
@@ -45,10 +48,31 @@ class CfwJobSensor(BaseSensorOperator):
     :param poll_interval: alias of ``poke_interval`` under the trigger's name; give one or the other.
     :param timeout: seconds before giving up with ``AirflowSensorTimeout`` (default 20 minutes).
     :param not_found_grace_period: seconds a job may stay invisible after the first poke (default 60).
+    :param end_from_trigger: in deferrable mode, let the triggerer end the task when the job succeeds,
+        so no worker resumes it (a failed job, an error or a timeout still resumes it, as before).
+        ``None`` (the default) turns it on only when nothing else observable changes: no listeners,
+        no ``on_success_callback`` or ``on_execute_callback``, no outlets, no override, and on
+        Airflow 3 no XCom (its triggerer stores the XCom as JSON text, which ``xcom_pull`` returns
+        as a ``str``). Airflow refuses ``True`` in a DAG when listeners (OpenLineage) are
+        installed. See docs/sensor.md.
+    :param start_from_trigger: on Airflow 3.3 or later, start the wait on the triggerer: the
+        scheduler creates the trigger and no worker pokes first. Needs ``deferrable=True``. An
+        ``XComArg`` argument, a mapped task or an older Airflow start on a worker as before, and the
+        task's log says why. The job id may be a template the triggerer renders (``params``,
+        ``dag_run.conf``).
     """
 
     template_fields = ("job_id", "project_id", "cfw_conn_id")
     ui_color = "#fde2e2"
+    #: Replaced per instance when ``start_from_trigger`` applies (Airflow reads both attributes).
+    start_from_trigger = False
+    start_trigger_args = StartTriggerArgs(
+        trigger_cls=f"{CfwJobTrigger.__module__}.{CfwJobTrigger.__qualname__}",
+        trigger_kwargs={"job_id": "", "project_id": None, "cfw_conn_id": ""},
+        next_method="execute_complete",
+        next_kwargs=None,
+        timeout=None,
+    )
 
     def __init__(
         self,
@@ -62,6 +86,8 @@ class CfwJobSensor(BaseSensorOperator):
         poll_interval: timedelta | float | None = None,
         timeout: timedelta | float = 20 * 60,
         not_found_grace_period: timedelta | float = 60,
+        end_from_trigger: bool | None = None,
+        start_from_trigger: bool = False,
         **kwargs: Any,
     ) -> None:
         if poke_interval is not None and poll_interval is not None:
@@ -80,6 +106,28 @@ class CfwJobSensor(BaseSensorOperator):
         self._warned_unknown = False
         #: The status the last poke read (None: the job was not visible yet).
         self._last_status: str | None = None
+        self.end_from_trigger = end_from_trigger
+        #: Why a requested start on the triggerer did not happen (said in the task's log), or None.
+        self._start_fallback: str | None = None
+        if start_from_trigger:
+            self._start_on_the_triggerer()
+
+    def _start_on_the_triggerer(self) -> None:
+        if not self.deferrable:
+            raise ValueError("start_from_trigger=True needs deferrable=True: the wait is the trigger's")
+        self._start_fallback = start_from_trigger_fallback(self)
+        if self._start_fallback is not None:
+            return
+        # Decided here, when the DAG is parsed: no worker runs before the trigger does.
+        end, _why = end_from_trigger_decision(self, self.end_from_trigger)
+        self.start_from_trigger = True
+        # The kwargs live in the serialized DAG: ids and numbers, never a secret. job_id, project_id
+        # and cfw_conn_id may be templates: the triggerer renders them (they are template_fields).
+        self.start_trigger_args = dataclasses.replace(
+            self.start_trigger_args,
+            trigger_kwargs=self._trigger(not_found_deadline=None, end_from_trigger=end).serialize()[1],
+            timeout=timedelta(seconds=self.timeout),
+        )
 
     @cached_property
     def hook(self) -> CfwHook:
@@ -169,6 +217,19 @@ class CfwJobSensor(BaseSensorOperator):
 
     def _defer(self, context: Context) -> None:
         started_at = self._first_poke_time(context)
+        end, why = end_from_trigger_decision(self, self.end_from_trigger)
+        self.log.info(
+            "CFW job %s: %s (%s)",
+            self.job_id,
+            "on success the triggerer ends this task" if end else "the task resumes on a worker",
+            why,
+        )
+        if self.start_from_trigger or self._start_fallback:
+            self.log.info(
+                "CFW job %s: start_from_trigger is set, but this wait started on a worker: %s",
+                self.job_id,
+                self._start_fallback or self._why_started_on_a_worker(context),
+            )
         if self._last_status is not None:
             # Said here, on the worker, so the trigger need not say it again on the shared triggerer.
             self.log.info(
@@ -178,19 +239,48 @@ class CfwJobSensor(BaseSensorOperator):
                 self.poke_interval,
             )
         self.defer(
-            trigger=CfwJobTrigger(
-                job_id=self.job_id,
-                project_id=self.project_id,
-                cfw_conn_id=self.cfw_conn_id,
-                poll_interval=self.poke_interval,
+            trigger=self._trigger(
                 not_found_deadline=started_at + self.not_found_grace_period,
-                region=self.region,
+                end_from_trigger=end,
                 last_status=self._last_status,
+                deferred_at=time.time(),
             ),
             method_name="execute_complete",
             # Airflow turns a deferral timeout into AirflowSensorTimeout: soft_fail applies, no retry.
             timeout=timedelta(seconds=self.timeout),
         )
+
+    def _trigger(
+        self,
+        *,
+        not_found_deadline: float | None,
+        end_from_trigger: bool,
+        last_status: str | None = None,
+        deferred_at: float | None = None,
+    ) -> CfwJobTrigger:
+        return CfwJobTrigger(
+            job_id=self.job_id,
+            project_id=self.project_id,
+            cfw_conn_id=self.cfw_conn_id,
+            poll_interval=self.poke_interval,
+            not_found_deadline=not_found_deadline,
+            # Used only when no task poked first (start_from_trigger); a deadline wins otherwise.
+            not_found_grace_period=None if not_found_deadline is not None else self.not_found_grace_period,
+            region=self.region,
+            last_status=last_status,
+            end_from_trigger=end_from_trigger,
+            do_xcom_push=self.do_xcom_push,
+            deferred_at=deferred_at,
+        )
+
+    @staticmethod
+    def _why_started_on_a_worker(context: Context) -> str:
+        map_index = getattr(context["ti"], "map_index", -1)
+        if map_index is not None and map_index >= 0:
+            return (
+                "a mapped task (Airflow does not start mapped tasks on the triggerer, apache/airflow#52141)"
+            )
+        return "the scheduler did not start it on the triggerer"
 
     def resume_execution(self, next_method: str, next_kwargs: dict[str, Any] | None, context: Context) -> Any:
         # Airflow 2 reports a deferral timeout as TaskDeferralError("Trigger timeout"), which would burn

@@ -32,7 +32,9 @@ def job_from_event(event: object, job_id: str) -> CfwJob:
             ("error code", event.get("error_code")),
             ("request id", event.get("request_id")),
         )
-        if event.get("error_code") == JOB_NOT_FOUND_CODE:
+        # A job that does not exist, or an argument that cannot be right (a rendered template the
+        # trigger refused): retrying the task changes neither.
+        if event.get("error_code") == JOB_NOT_FOUND_CODE or event.get("invalid_field"):
             raise AirflowFailException(message)
         raise AirflowException(message)
     try:

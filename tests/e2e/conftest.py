@@ -14,6 +14,8 @@ from tests.e2e.driver import E2eSession
 from tests.e2e.firewall_scenarios import FIREWALL_DAG_IDS
 from tests.e2e.scenario import E2E_DAGS, EXAMPLE_DAGS, polls_until
 
+#: The deferrable sensor's ways to use the workers, as the DAG e2e_cfw_worker_free names its tasks.
+WAIT_MODES = ("resume", "auto", "end", "start")
 #: Jobs scripted by polls, so Airflow's start-up time does not eat into them. The worker pokes once
 #: before deferring, so a deferred wait's trigger sees the script from its second entry on.
 JOBS = {
@@ -23,6 +25,12 @@ JOBS = {
     "restart": polls_until("Success", 10),
     "poke": polls_until("Success", 3),
     "reschedule": polls_until("Success", 2),
+    # Worker-free waits (test_e2e_worker_free.py): short jobs, one per wait.
+    **{f"wf_ok_{mode}_{n}": polls_until("Success", 2) for mode in WAIT_MODES for n in (1, 2)},
+    # Failed a few polls after the deferral: a job that ends within a second or two of it meets
+    # Airflow 3.3.2's scheduler race (issue 26), which retries the task whatever the provider does.
+    **{f"wf_failed_{mode}": polls_until("Failed", 3) for mode in WAIT_MODES},
+    "wf_xcom_pull": polls_until("Success", 2),
 }
 #: Already done: began 100 s ago and ran for 42 s (the hook example branches on the duration).
 HOOK_JOB_DURATION = 42.0
@@ -34,6 +42,8 @@ E2E_DAG_IDS = [
     "example_cfw_hook",
     "example_cfw_firewall_lifecycle",
     *FIREWALL_DAG_IDS,
+    "e2e_cfw_worker_free",
+    "e2e_cfw_start_xcom_pull",
 ]
 
 

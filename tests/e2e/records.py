@@ -241,6 +241,20 @@ class Records:
         starts = [t for t in (_ts(rows[0][0]) if rows else None, ti.start_date if ti else None) if t]
         return min(starts) if starts else None
 
+    def task_starts(self, dag_id: str, run_id: str, task_id: str, map_index: int = -1) -> int:
+        """How many times a worker started this task: Airflow logs a ``running`` event each time a
+        start is let through (Airflow 3's execution API ``.../run``, Airflow 2's state check before
+        a run), and never for a trigger or for the triggerer ending a task."""
+        rows = self._rows(
+            "SELECT COUNT(*) FROM log WHERE event = 'running' AND dag_id = ? AND run_id = ? AND task_id = ?"
+            " AND (map_index = ? OR map_index IS NULL)",
+            dag_id,
+            run_id,
+            task_id,
+            map_index,
+        )
+        return int(rows[0][0])
+
     def xcom(
         self, dag_id: str, run_id: str, task_id: str, key: str = "return_value", map_index: int = -1
     ) -> Any:

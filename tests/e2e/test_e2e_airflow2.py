@@ -18,9 +18,12 @@ import pytest
 
 from tests.e2e import failover
 from tests.e2e import firewall_scenarios as scenarios
+from tests.e2e.conftest import JOBS as E2E_JOBS
+from tests.e2e.conftest import job_id
 from tests.e2e.driver import E2eSession
 from tests.e2e.scenario import E2E_DAGS, EXAMPLE_DAGS, RunResult, polls_until
 from tests.e2e.stack import airflow_major
+from tests.e2e.test_e2e_worker_free import check_failed_job_fails_the_first_try, check_worker_starts
 
 pytestmark = [pytest.mark.e2e_airflow2, pytest.mark.timeout(600)]
 
@@ -35,6 +38,8 @@ JOBS = {
     # Polled by both tasks of the example's run (poke every 10 s, reschedule every 30 s).
     "a2-worker-example": polls_until("Success", 3),
 }
+#: The worker-free waits' jobs (tests/e2e/test_e2e_worker_free.py), in this stack too.
+WORKER_FREE_JOBS = {name: script for name, script in E2E_JOBS.items() if name.startswith("wf_")}
 MISSING_JOB = "a2-never-created"
 MISSING_RESCHEDULED_JOB = "a2-never-created-either"
 #: What Airflow 2's executor safeguard logs when an operator's execute calls another execute.
@@ -69,6 +74,7 @@ def results() -> Iterator[tuple[E2eSession, dict[str, RunResult]]]:
             E2E_DAGS / "e2e_cfw_deferrable.py",
             E2E_DAGS / "e2e_cfw_worker.py",
             E2E_DAGS / "e2e_cfw_firewall.py",
+            E2E_DAGS / "e2e_cfw_worker_free.py",
         ],
         [
             DEFERRABLE_EXAMPLE,
@@ -77,8 +83,9 @@ def results() -> Iterator[tuple[E2eSession, dict[str, RunResult]]]:
             "e2e_cfw_poke",
             "e2e_cfw_reschedule",
             *scenarios.FIREWALL_DAG_IDS,
+            "e2e_cfw_worker_free",
         ],
-        jobs,
+        [*jobs, *({"job_id": job_id(name), "statuses": script} for name, script in WORKER_FREE_JOBS.items())],
         parallelism=4,
         keep_home=bool(os.environ.get("CFW_E2E_KEEP")),
         postgres=True,
@@ -208,3 +215,14 @@ def test_a_prepaid_auto_paid_order_returns_the_running_firewall(
     results: tuple[E2eSession, dict[str, RunResult]], run_id: str
 ) -> None:
     scenarios.prepaid_auto_paid_order_returns_the_running_firewall(results[0], run_id)
+
+
+def test_worker_starts_per_wait(results: tuple[E2eSession, dict[str, RunResult]]) -> None:
+    """end_from_trigger: one worker start per wait on Airflow 2.11 too (and auto is on here)."""
+    check_worker_starts(results[0], f"worker-free-{uuid.uuid4().hex[:6]}")
+
+
+def test_failed_job_fails_the_first_try_in_every_mode(
+    results: tuple[E2eSession, dict[str, RunResult]],
+) -> None:
+    check_failed_job_fails_the_first_try(results[0], f"worker-free-failed-{uuid.uuid4().hex[:6]}")

@@ -18,8 +18,10 @@ from airflow.providers.common.compat.sdk import (
 )
 
 from airflow_provider_cfw.sensors.cfw import CfwJobSensor
+from airflow_provider_cfw.sensors.worker_free import XCOM_AS_TEXT_SINCE, airflow_version
 from airflow_provider_cfw.triggers.cfw import CfwJobTrigger
 from tests.conftest import PROJECT, assert_no_secrets, logged_count
+from tests.listeners import listeners
 
 
 class FakeTI:
@@ -255,7 +257,7 @@ def test_running_defers_with_the_right_trigger_and_timeout(
         task_id="t", job_id=job_id, project_id=PROJECT, deferrable=True, poll_interval=7, timeout=600
     )
     before = time.time()
-    with pytest.raises(TaskDeferred) as info:
+    with listeners(), pytest.raises(TaskDeferred) as info:
         op.execute(ctx())
     deferred = info.value
     # The worker says what it read; the trigger, told, logs only a change from it.
@@ -267,6 +269,8 @@ def test_running_defers_with_the_right_trigger_and_timeout(
     assert classpath == "airflow_provider_cfw.triggers.cfw.CfwJobTrigger"
     deadline = kwargs.pop("not_found_deadline")
     assert before + 60 <= deadline <= time.time() + 60
+    # When it deferred, so the trigger can hold an early event until the scheduler has caught up.
+    assert before <= kwargs.pop("deferred_at") <= time.time()
     assert kwargs == {
         "job_id": job_id,
         "project_id": PROJECT,
@@ -275,6 +279,12 @@ def test_running_defers_with_the_right_trigger_and_timeout(
         "region": None,
         "max_transient_errors": 10,
         "last_status": "Running",
+        # A deadline was given: the grace period is the worker's, counted from its poke.
+        "not_found_grace_period": None,
+        # The default (auto): on where nothing else changes, which Airflow 3's XCom text rules out.
+        "end_from_trigger": airflow_version() < XCOM_AS_TEXT_SINCE,
+        "return_value": None,
+        "do_xcom_push": True,
     }
     assert_no_secrets(kwargs, repr(deferred.trigger))
 

@@ -50,6 +50,7 @@ def test_serialize_is_plain_json_and_round_trips() -> None:
         not_found_deadline=1_800_000_000.5,
         region="cn-north-4",
         last_status="Running",
+        deferred_at=1_799_999_990.25,
     )
     classpath, kwargs = trigger.serialize()
     assert classpath == "airflow_provider_cfw.triggers.cfw.CfwJobTrigger"
@@ -62,6 +63,11 @@ def test_serialize_is_plain_json_and_round_trips() -> None:
         "region": "cn-north-4",
         "max_transient_errors": 10,
         "last_status": "Running",
+        "not_found_grace_period": None,
+        "end_from_trigger": False,
+        "return_value": None,
+        "do_xcom_push": True,
+        "deferred_at": 1_799_999_990.25,
     }
     assert json.loads(json.dumps(kwargs)) == kwargs
     module, _, name = classpath.rpartition(".")
