@@ -77,7 +77,7 @@ reliability: $(STAMP)
 # The documentation site, warnings as errors: docs/_build/html/index.html.
 docs: $(STAMP)
 	rm -rf docs/_build
-	AIRFLOW__LOGGING__LOGGING_LEVEL=WARNING $(BIN)/sphinx-build -W --keep-going -q -b html docs docs/_build/html
+	AIRFLOW_HOME=$$(mktemp -d) AIRFLOW__LOGGING__LOGGING_LEVEL=WARNING $(BIN)/sphinx-build -W --keep-going -q -b html docs docs/_build/html
 	@echo "docs: docs/_build/html/index.html"
 
 # The sdist and the wheel, as released (setuptools in an isolated environment, installed by uv), and
