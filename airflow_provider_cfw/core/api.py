@@ -14,6 +14,7 @@ from typing import Any
 
 from pendulum import DateTime
 
+from airflow_provider_cfw.core import endpoints
 from airflow_provider_cfw.core.errors import (
     CfwApiError,
     CfwConfigError,
@@ -205,12 +206,19 @@ def parse_projects_response(response: HttpResponse, region: str) -> str:
         )
     ids = [p.get("id") for p in projects if isinstance(p, dict) and p.get("name") == region]
     if len(ids) != 1 or not isinstance(ids[0], str):
-        # A well-formed answer that does not settle the question: retrying will not change it.
-        raise CfwApiError(
-            response.status,
-            None,
-            f"expected exactly one project named {region!r}, IAM listed {len(ids)}; "
-            "set the connection's 'project_id' extra",
-            request_id=response.request_id,
-        )
+        # A well-formed answer that does not settle the question: retrying will not change it. The
+        # region first: with 'endpoint' set, any region id is accepted, so a mistyped one gets this far.
+        if len(ids) > 1:
+            message = (
+                f"extra.region {region!r}: IAM lists {len(ids)} projects of that name (sub-projects); "
+                "set the connection's 'project_id' extra to the one to use"
+            )
+        else:
+            note = endpoints.unknown_region_note(region)
+            message = (
+                f"extra.region {region!r}: IAM has no project of that name; "
+                + (f"{note}; " if note else "")
+                + "fix the region, or set the connection's 'project_id' extra"
+            )
+        raise CfwApiError(response.status, None, message, request_id=response.request_id)
     return ids[0]

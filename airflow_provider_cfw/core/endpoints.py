@@ -7,6 +7,8 @@ SDK itself is never imported here.
 
 from __future__ import annotations
 
+from difflib import get_close_matches
+
 from airflow_provider_cfw.core.errors import CfwConfigError
 
 #: Regions with a CFW endpoint in the SDK.
@@ -62,3 +64,17 @@ def iam_endpoint(region: str | None) -> str:
     if region is None or region not in IAM_REGIONS:
         return GLOBAL_IAM_ENDPOINT
     return f"https://iam.{region}.{_domain(region)}"
+
+
+def unknown_region_note(region: str) -> str:
+    """``'cn-nort-4' is not a CFW region this provider knows (did you mean 'cn-north-4'?)``, or ``""``
+    for a known region.
+
+    With ``endpoint`` set, any region id is accepted (a private cloud names its own), so a typo is only
+    found when IAM knows no project by that name: this says then which of the two it most likely is.
+    """
+    if region in CFW_REGIONS:
+        return ""
+    close = get_close_matches(region, sorted(CFW_REGIONS), n=1)
+    guess = f" (did you mean {close[0]!r}?)" if close else ""
+    return f"{region!r} is not a CFW region this provider knows{guess}"

@@ -8,6 +8,8 @@ from html.parser import HTMLParser
 from time import time
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_cfw.core.causes import likely_cause
+
 if TYPE_CHECKING:
     from airflow_provider_cfw.core.http import HttpResponse
 
@@ -65,6 +67,9 @@ class CfwApiError(CfwError):
     :param retry_after: seconds the server asked us to wait, if it said.
     :param encoded_authorization_message: on a 403, IAM's encoded account of the missing permission
         (decode it with IAM's ``decode-authorization-message`` API).
+
+    ``likely_cause`` is what the answer most likely means, where one cause is by far the likeliest
+    (:mod:`~airflow_provider_cfw.core.causes`), else ``None``; the message ends with it.
     """
 
     def __init__(
@@ -83,11 +88,13 @@ class CfwApiError(CfwError):
         self.request_id = request_id
         self.retry_after = retry_after
         self.encoded_authorization_message = encoded_authorization_message
+        self.likely_cause = likely_cause(http_status, error_code, error_msg)
         super().__init__(self._describe())
 
     def _describe(self) -> str:
         parts = [f"HTTP {self.http_status}"]
-        if self.error_code:
+        # IAM's Keystone-style bodies carry the HTTP status as their code: "HTTP 401 401" says it twice.
+        if self.error_code and self.error_code != str(self.http_status):
             parts.append(self.error_code)
         text = " ".join(parts)
         if self.error_msg:
@@ -96,6 +103,8 @@ class CfwApiError(CfwError):
             text += f" (request id {self.request_id})"
         if self.encoded_authorization_message:
             text += f"; encoded authorization message: {self.encoded_authorization_message}"
+        if self.likely_cause:
+            text += f". Likely cause: {self.likely_cause}"
         return text
 
     @property

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import namedtuple
 
+from airflow_provider_cfw.core.causes import UNKNOWN_AK
 from airflow_provider_cfw.core.errors import CfwApiError, CfwAuthError, CfwConfigError
 from airflow_provider_cfw.core.scrub import scrub_error, scrub_text
 
@@ -28,7 +29,7 @@ def test_the_message_fields_and_the_chained_cause_are_scrubbed() -> None:
         scrub_error(err, [SK])
         outer, inner = err, err.__cause__
     assert isinstance(inner, CfwAuthError)
-    assert str(inner) == "HTTP 401 APIGW.0301: ak *** not exist (request id r1)"
+    assert str(inner) == f"HTTP 401 APIGW.0301: ak *** not exist (request id r1). Likely cause: {UNKNOWN_AK}"
     assert inner.error_msg == "ak *** not exist" and inner.request_id == "r1"
     assert str(outer) == "HTTP 500: again ***" and outer.__notes__ == ["note ***"]
     assert SK not in repr(outer) + repr(inner)
@@ -71,7 +72,7 @@ def test_named_tuples_on_the_chain_are_left_as_they_are() -> None:
 
 
 def test_nothing_to_scrub_leaves_the_error_as_it_was() -> None:
-    err = CfwAuthError(401, "APIGW.0301", "verify aksk signature fail")
+    err = CfwAuthError(401, "APIGW.0301", "bad date")
     scrub_error(err, [])
     scrub_error(err, [SK])
-    assert str(err) == "HTTP 401 APIGW.0301: verify aksk signature fail"
+    assert str(err) == "HTTP 401 APIGW.0301: bad date"

@@ -93,6 +93,25 @@ def test_the_cli_prints_the_providers_message_when_the_test_fails(shell: Shell) 
     assert "CfwAuthError: HTTP 401 APIGW.0301" in out.stdout
 
 
+def test_an_underscore_uri_scheme_meets_the_troubleshooting_entry(shell: Shell) -> None:
+    # Airflow's own words, which never reach the provider: the entry must quote them exactly.
+    uri = f"huaweicloud_cfw://{AK}:{SK}@/?region={REGION}"
+    out = shell.run(
+        AIRFLOW,
+        "connections",
+        "test",
+        "cfw_underscore",
+        AIRFLOW__CORE__TEST_CONNECTION="Enabled",
+        AIRFLOW_CONN_CFW_UNDERSCORE=uri,
+    )
+    assert "Connection failed!" in out.stdout
+    [airflows_words] = [line for line in out.stdout.splitlines() if line.startswith("Unknown hook type")]
+    troubleshooting = (Path(__file__).resolve().parents[2] / "docs" / "troubleshooting.md").read_text()
+    entry = troubleshooting.split(f"### `{airflows_words}`\n", 1)[1].split("\n## ", 1)[0]
+    assert f"Connection failed!\n{airflows_words}\n" in entry
+    assert "`huaweicloud-cfw://<AK>:<encoded SK>@/?region=cn-north-4`" in entry
+
+
 _READ = "from airflow_provider_cfw import CfwHook; print(CfwHook({!r}).test_connection())"
 
 

@@ -99,7 +99,7 @@ async def test_project_discovery_async(emu: CfwEmulator, set_conn: ConnSetter) -
 def test_project_discovery_needs_exactly_one_match(emu: CfwEmulator, set_conn: ConnSetter) -> None:
     emu.add_project("f" * 32, name=REGION)  # a second project with the same name
     set_conn(project_id="")
-    with pytest.raises(Exception, match="exactly one project named 'cn-north-4'"):
+    with pytest.raises(Exception, match=r"extra\.region 'cn-north-4': IAM lists 2 projects of that name"):
         CfwHook().get_job(str(uuid.uuid4()))
     assert emu.stats.count("cfw.job") == 0
 

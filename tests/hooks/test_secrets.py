@@ -137,7 +137,7 @@ def test_the_password_typed_into_the_login_field_never_shows(
     texts = [chain_text(e) for e in errors] + [message, json.dumps(event)]
     for text in texts:
         assert "The user *** does not exist in domain acme." in text, text
-    assert caplog.text.count("CFW call failed (HTTP 500 500: The user *** does not exist") == 4
+    assert caplog.text.count("CFW call failed (HTTP 500: The user *** does not exist") == 4
     for text in (*texts, caplog.text):
         assert typed not in text
     assert emu.stats.count("iam.tokens", 500) == 4 and emu.stats.count("iam.tokens", 401) == 4
