@@ -14,17 +14,19 @@ UI_FIELD_BEHAVIOUR: dict[str, Any] = {
         "login": "Access Key (AK) / IAM user name",
         "password": "Secret Key (SK) / password / token",
     },
+    # Short enough to show whole in the form's input (the password's 65 characters were cut off).
     "placeholders": {
-        "login": "AK, or the IAM user name when auth_type is 'password'",
-        "password": "SK, the IAM user's password, or an IAM token (auth_type 'token')",
+        "login": "AK, or IAM user name (password auth)",
+        "password": "SK, password, or IAM token",
         "extra": '{"region": "cn-north-4", "auth_type": "aksk"}',
     },
 }
 
 CONN_FIELDS: dict[str, Any] = {
+    # Every type allows null: Airflow 3's UI marks a field whose type does not as required (*).
     "auth_type": {
         "label": "Auth type",
-        "schema": {"type": "string", "enum": ["aksk", "password", "token"], "default": "aksk"},
+        "schema": {"type": ["string", "null"], "enum": ["aksk", "password", "token"], "default": "aksk"},
         "description": "aksk: sign with AK/SK; password: IAM user token; token: a ready IAM token",
     },
     "region": {"label": "Region", "schema": {"type": ["string", "null"]}, "description": "e.g. cn-north-4"},
