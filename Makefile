@@ -18,6 +18,13 @@ STAMP := $(VENV)/.installed
 # The Airflow 2.11 leg: its own environment, from its own lock.
 VENV2 ?= .venv-airflow2
 STAMP2 := $(VENV2)/.installed
+# Where `make docs` writes the site.
+DOCS_OUT ?= docs/_build
+
+# $(1), run with AIRFLOW_HOME set to a new temporary folder that is removed afterwards, whatever the
+# outcome: Airflow writes airflow.cfg (and more) into its home when it is first imported, and without
+# this that home is the developer's ~/airflow.
+with-airflow-home = home=$$(mktemp -d) && trap 'rm -rf "$$home"' EXIT && AIRFLOW_HOME=$$home $(1)
 
 .PHONY: test lint typecheck unit e2e e2e-ha e2e-airflow2 postgres-server test-airflow2 reliability docs dist demo bench race lock clean
 
@@ -45,10 +52,10 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 unit: $(STAMP)
-	$(BIN)/pytest -m "not e2e and not e2e_ha and not e2e_airflow2"
+	$(call with-airflow-home,$(BIN)/pytest -m "not e2e and not e2e_ha and not e2e_airflow2")
 
 e2e: $(STAMP)
-	$(BIN)/pytest -m e2e
+	$(call with-airflow-home,$(BIN)/pytest -m e2e)
 
 # The stacks below keep Airflow's metadata in PostgreSQL: Debian's server (initdb, postgres), started
 # by the tests as an unprivileged user on a free 127.0.0.1 port. Installed here if it is missing.
@@ -60,25 +67,26 @@ postgres-server:
 # Airflow's scale-out path: PostgreSQL, several triggerers, one SIGKILLed while it holds 40 mapped
 # deferred waits; prints one "HA: ..." summary line per round (CI runs it from .ci/run).
 e2e-ha: $(STAMP) postgres-server
-	$(BIN)/pytest -p no:cacheprovider -m e2e_ha tests/e2e/test_e2e_ha.py
+	$(call with-airflow-home,$(BIN)/pytest -p no:cacheprovider -m e2e_ha tests/e2e/test_e2e_ha.py)
 
 # Airflow 2.11 on a real stack: PostgreSQL, LocalExecutor, scheduler and triggerer, every sensor mode.
 e2e-airflow2: $(STAMP2) postgres-server
-	AIRFLOW_HOME=$$(mktemp -d) $(VENV2)/bin/pytest -p no:cacheprovider -m e2e_airflow2 tests/e2e/test_e2e_airflow2.py
+	$(call with-airflow-home,$(VENV2)/bin/pytest -p no:cacheprovider -m e2e_airflow2 tests/e2e/test_e2e_airflow2.py)
 
 # The unit and integration tests and the example DAGs' integrity on Airflow 2.11 (end-to-end runs are Airflow 3's).
 test-airflow2: $(STAMP2)
-	AIRFLOW_HOME=$$(mktemp -d) $(VENV2)/bin/pytest -p no:cacheprovider -m "not e2e" --ignore=tests/e2e
+	$(call with-airflow-home,$(VENV2)/bin/pytest -p no:cacheprovider -m "not e2e" --ignore=tests/e2e)
 
 # Rewrite docs/reliability.md from what the retry-table tests observe (`make test` fails when it is stale).
 reliability: $(STAMP)
-	CFW_WRITE_RELIABILITY=1 $(BIN)/pytest -q tests/hooks/test_retries.py
+	$(call with-airflow-home,CFW_WRITE_RELIABILITY=1 $(BIN)/pytest -q tests/hooks/test_retries.py)
 
-# The documentation site, warnings as errors: docs/_build/html/index.html.
+# The documentation site, warnings as errors: docs/_build/html/index.html. (Autodoc imports Airflow; docs/conf.py
+# keeps Airflow's import-time INFO lines quiet.)
 docs: $(STAMP)
-	rm -rf docs/_build
-	AIRFLOW_HOME=$$(mktemp -d) AIRFLOW__LOGGING__LOGGING_LEVEL=WARNING $(BIN)/sphinx-build -W --keep-going -q -b html docs docs/_build/html
-	@echo "docs: docs/_build/html/index.html"
+	rm -rf $(DOCS_OUT)
+	$(call with-airflow-home,$(BIN)/sphinx-build -W --keep-going -q -b html docs $(DOCS_OUT)/html)
+	@echo "docs: $(DOCS_OUT)/html/index.html"
 
 # The sdist and the wheel, as released (setuptools in an isolated environment, installed by uv), and
 # twine's check of their metadata.
@@ -90,7 +98,7 @@ dist: $(STAMP)
 # The whole suite: lint, type check, docs, the release archives, unit and end-to-end tests on
 # Airflow 3, the Airflow 2.11 leg, then the PostgreSQL stacks (triggerer failover, the 2.11 real stack).
 test: lint typecheck docs dist
-	$(BIN)/pytest
+	$(call with-airflow-home,$(BIN)/pytest)
 	$(MAKE) test-airflow2
 	$(MAKE) e2e-ha
 	$(MAKE) e2e-airflow2

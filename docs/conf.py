@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 from pathlib import Path
 
 DOCS = Path(__file__).resolve().parent
 ROOT = DOCS.parent
 sys.path[:0] = [str(ROOT), str(DOCS / "_ext")]
+# accessible-pygments (a dependency of the furo theme) calls logging.basicConfig(level=INFO) when Sphinx
+# loads it, and autodoc imports Airflow, which logs at INFO while it reads its configuration, before its
+# own logging settings apply: only warnings from Airflow belong in the build's output.
+logging.getLogger("airflow").setLevel(logging.WARNING)
 
 from airflow_provider_cfw.get_provider_info import __version__  # noqa: E402
 
