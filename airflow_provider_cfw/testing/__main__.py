@@ -21,7 +21,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=0, help="port to bind (default 0: a free port)")
-    parser.add_argument("--config", help="JSON file declaring credentials, users, projects, jobs and faults")
+    parser.add_argument(
+        "--config",
+        help="JSON file declaring credentials, users, projects, jobs, faults and how firewall jobs go",
+    )
     parser.add_argument("--log-level", default="WARNING", help="Python logging level (default WARNING)")
     return parser.parse_args(argv)
 

@@ -11,10 +11,15 @@ Schema (every key optional)::
                      "project_name": "cn-north-4", "token_ttl": null}],
       "jobs": [{"project_id": "...", "job_id": "...", "statuses": ["Running", "Success"],
                 "time_format": "epoch-ms", "null_end_time": false}],
-      "faults": [{"route": "cfw.job", "kind": "status", "status": 429, "count": 2}]
+      "faults": [{"route": "cfw.job", "kind": "status", "status": 429, "count": 2}],
+      "firewall_jobs": {"statuses": [["Running", 30], ["Success", null]], "deletes": null},
+      "firewall_list_lag": 0,
+      "list_deleted_firewalls": false
     }
 
-Time-scripted statuses are lists of pairs: ``[["Running", 5], ["Success", null]]``.
+Time-scripted statuses are lists of pairs: ``[["Running", 5], ["Success", null]]``. The last three
+keys are the firewall settings of the Python API: ``script_firewall_jobs(statuses, deletes)`` (how the
+jobs of creates and deletes go), ``firewall_list_lag`` and ``list_deleted_firewalls``.
 """
 
 from __future__ import annotations
@@ -30,6 +35,9 @@ if TYPE_CHECKING:
 #: Constructor settings a config file may carry, and the top-level lists it may declare.
 EMULATOR_SETTINGS = ("token_ttl", "lockout_threshold", "lockout_seconds")
 _SECTIONS = ("aksk", "projects", "iam_users", "jobs", "faults")
+#: How the emulator's firewalls behave: ``script_firewall_jobs``'s arguments and two attributes.
+_FIREWALL_SETTINGS = ("firewall_jobs", "firewall_list_lag", "list_deleted_firewalls")
+_FIREWALL_JOBS_KEYS = ("statuses", "deletes")
 #: The keys each entry of a list must have (the arguments of the call it maps onto with no default).
 _REQUIRED = {
     "aksk": ("ak", "sk"),
@@ -48,9 +56,10 @@ def load_config(path: str | Path) -> dict[str, Any]:
         raise ValueError(f"{path}: not valid JSON ({err})") from err
     if not isinstance(config, dict):
         raise ValueError(f"{path}: the top level must be a JSON object")
-    unknown = set(config) - set(EMULATOR_SETTINGS) - set(_SECTIONS)
+    unknown = set(config) - set(EMULATOR_SETTINGS) - set(_SECTIONS) - set(_FIREWALL_SETTINGS)
     if unknown:
         raise ValueError(f"{path}: unknown key(s) {', '.join(sorted(unknown))}")
+    _check_firewall_settings(path, config)
     for section in _SECTIONS:
         entries = config.get(section, [])
         if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
@@ -62,6 +71,31 @@ def load_config(path: str | Path) -> dict[str, Any]:
                     f"{path}: {section}[{index}] {json.dumps(entry)}: missing required key {missing[0]!r}"
                 )
     return config
+
+
+def _check_firewall_settings(path: str | Path, config: Mapping[str, Any]) -> None:
+    jobs = config.get("firewall_jobs")
+    if jobs is not None:
+        if not isinstance(jobs, dict) or not isinstance(jobs.get("statuses"), list):
+            raise ValueError(
+                f"{path}: 'firewall_jobs' must be an object with a 'statuses' list "
+                '(e.g. {"statuses": [["Running", 30], ["Success", null]]})'
+            )
+        unknown = set(jobs) - set(_FIREWALL_JOBS_KEYS)
+        if unknown:
+            raise ValueError(f"{path}: firewall_jobs: unknown key(s) {', '.join(sorted(unknown))}")
+        if jobs.get("deletes") is not None and not isinstance(jobs["deletes"], list):
+            raise ValueError(f"{path}: firewall_jobs: 'deletes' must be a list of statuses or null")
+    lag = config.get("firewall_list_lag", 0)
+    if isinstance(lag, bool) or not isinstance(lag, int | float) or lag < 0:
+        raise ValueError(f"{path}: 'firewall_list_lag' must be a number of seconds, at least 0")
+    if not isinstance(config.get("list_deleted_firewalls", False), bool):
+        raise ValueError(f"{path}: 'list_deleted_firewalls' must be true or false")
+
+
+def _script(statuses: list[Any]) -> list[Any]:
+    """A status script from JSON: time-scripted steps arrive as lists, the emulator takes pairs."""
+    return [s if isinstance(s, str) else tuple(s) for s in statuses]
 
 
 def emulator_settings(config: Mapping[str, Any]) -> dict[str, Any]:
@@ -89,11 +123,10 @@ def apply_config(emulator: CfwEmulator, config: Mapping[str, Any]) -> None:
                 token_ttl=entry.get("token_ttl"),
             )
         for entry in config.get("jobs", []):
-            statuses = entry.get("statuses", ["Success"])
             emulator.add_job(
                 entry["project_id"],
                 entry["job_id"],
-                [s if isinstance(s, str) else tuple(s) for s in statuses],
+                _script(entry.get("statuses", ["Success"])),
                 time_format=entry.get("time_format", "epoch-ms"),
                 begin_time=entry.get("begin_time"),
                 null_end_time=entry.get("null_end_time", False),
@@ -101,6 +134,19 @@ def apply_config(emulator: CfwEmulator, config: Mapping[str, Any]) -> None:
         for entry in config.get("faults", []):
             params = dict(entry)
             emulator.inject(params.pop("route", "*"), params.pop("kind", "status"), **params)
+        firewall_jobs = config.get("firewall_jobs")
+        if firewall_jobs is not None:
+            deletes = firewall_jobs.get("deletes")
+            try:
+                emulator.script_firewall_jobs(
+                    _script(firewall_jobs["statuses"]), None if deletes is None else _script(deletes)
+                )
+            except ValueError as err:
+                raise ValueError(f"config: firewall_jobs: {err}") from err
+        if "firewall_list_lag" in config:
+            emulator.firewall_list_lag = config["firewall_list_lag"]
+        if "list_deleted_firewalls" in config:
+            emulator.list_deleted_firewalls = config["list_deleted_firewalls"]
     except KeyError as err:
         raise ValueError(f"config: missing required key {err.args[0]!r}") from err
     except TypeError as err:

@@ -9,6 +9,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -135,6 +136,80 @@ def test_cli_bad_config_exits_2(tmp_path: Path, content: str, message: str) -> N
     assert str(config) in result.stderr  # the message names the file
 
 
+def test_cli_scripts_firewall_jobs_from_the_config(tmp_path: Path) -> None:
+    # What the pytest fixture does with script_firewall_jobs, firewall_list_lag and
+    # list_deleted_firewalls, from the command line's config file (issue 31).
+    from .test_emulator_firewalls import create, delete, job_status, records
+
+    config = tmp_path / "emulator.json"
+    settings = {
+        "firewall_jobs": {"statuses": ["Running", "Running", "Success"], "deletes": ["Failed"]},
+        "firewall_list_lag": 0,
+        "list_deleted_firewalls": True,
+    }
+    config.write_text(json.dumps({**CONFIG, **settings}), encoding="utf-8")
+    process = _start("--config", str(config))
+    try:
+        assert process.stdout is not None
+        match = READY.match(process.stdout.readline())
+        assert match, process.stderr.read() if process.stderr and process.poll() is not None else ""
+        remote: Any = _Remote(match.group(1))
+        created = create(remote, "fw-scripted").json()
+        assert [job_status(remote, created["job_id"]) for _ in range(4)] == [
+            "Running",
+            "Running",
+            "Success",
+            "Success",
+        ]
+        [firewall] = records(remote)
+        assert firewall["status"] == 2
+        delete_job = delete(remote, firewall["fw_instance_id"]).json()["data"]
+        assert job_status(remote, delete_job) == "Failed"  # the deletes' own script
+        assert [r["status"] for r in records(remote)] == [7]  # delete failed: the firewall stays
+    finally:
+        process.terminate()
+        assert process.wait(10) == 0
+
+
+def test_a_config_firewall_list_lag_hides_a_new_firewall(tmp_path: Path) -> None:
+    config = tmp_path / "emulator.json"
+    config.write_text(json.dumps({"firewall_list_lag": 3600, "list_deleted_firewalls": True}))
+    with CfwEmulator() as emu:
+        apply_config(emu, load_config(config))
+        assert (emu.firewall_list_lag, emu.list_deleted_firewalls) == (3600.0, True)
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"firewall_jobs": ["Running"]}, "'firewall_jobs' must be an object with a 'statuses' list"),
+        ({"firewall_jobs": {"statuses": ["Success"], "delete": []}}, "firewall_jobs: unknown key(s) delete"),
+        ({"firewall_jobs": {"statuses": ["Success"], "deletes": "Failed"}}, "'deletes' must be a list"),
+        ({"firewall_list_lag": -1}, "'firewall_list_lag' must be a number of seconds"),
+        ({"list_deleted_firewalls": "yes"}, "'list_deleted_firewalls' must be true or false"),
+    ],
+)
+def test_bad_firewall_settings_are_refused_naming_the_key(
+    tmp_path: Path, settings: dict[str, Any], message: str
+) -> None:
+    config = tmp_path / "bad.json"
+    config.write_text(json.dumps(settings), encoding="utf-8")
+    with pytest.raises(ValueError, match=re.escape(message)):
+        load_config(config)
+
+
+def test_a_bad_firewall_job_script_is_refused_when_applied(tmp_path: Path) -> None:
+    config = tmp_path / "bad.json"
+    config.write_text(json.dumps({"firewall_jobs": {"statuses": []}}), encoding="utf-8")
+    result = subprocess.run(
+        [sys.executable, "-m", "airflow_provider_cfw.testing", "--config", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2 and "firewall_jobs: " in result.stderr and result.stdout == ""
+
+
 def test_shipped_example_config_loads_and_works() -> None:
     config = load_config(EXAMPLE_CONFIG)
     with CfwEmulator(token_ttl=config.get("token_ttl", 86400)) as emu:
@@ -148,3 +223,12 @@ def test_shipped_example_config_loads_and_works() -> None:
         )
         assert sent.send().status_code == 429  # the example's one queued fault
         assert sent.send().json()["data"]["status"] == "Running"
+
+
+def test_the_documented_cli_port_is_not_airflows() -> None:
+    # A user runs the emulator next to `airflow standalone`, whose api-server takes [api] port.
+    from airflow.configuration import conf
+
+    testing_md = (Path(__file__).resolve().parents[2] / "docs" / "testing.md").read_text()
+    ports = re.findall(r"^python -m airflow_provider_cfw\.testing --port (\d+)", testing_md, re.MULTILINE)
+    assert ports and conf.get_default_value("api", "port") not in ports
