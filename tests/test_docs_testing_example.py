@@ -57,7 +57,7 @@ def test_the_documented_dag_test_recipe_passes_and_leaves_the_users_airflow_alon
     )
 
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
-    assert "2 passed" in result.stdout
+    assert "3 passed" in result.stdout
     # Not one byte of the user's home changed (no reset, no migration, no log), and the Variable is there.
     assert _snapshot(home) == before
     kept = _run([str(AIRFLOW), "variables", "get", "my_var"], env, tmp_path)

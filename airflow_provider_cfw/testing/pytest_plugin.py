@@ -4,14 +4,15 @@ pytest loads this module in every run wherever the provider is installed, the us
 suites included, so it imports only pytest: the emulator (and aiohttp's server) load when a fixture
 first runs. It changes nothing in the environment unless the project asks: with ``cfw_dags_folder``
 set (ini option, or ``--cfw-dags-folder``), the session runs on a throwaway Airflow (see
-:mod:`airflow_provider_cfw.testing.airflow_env`) and ``cfw_airflow_db`` gives it a fresh database.
+:mod:`airflow_provider_cfw.testing.airflow_env`), ``cfw_airflow_db`` gives it a fresh database and
+``cfw_load_dag`` parses a DAG from its folder afresh for each ``dag.test()``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -78,6 +79,27 @@ def cfw_airflow_db(pytestconfig: pytest.Config) -> None:
         reset_database(pytestconfig.stash.get(_THROWAWAY, None))
     except ThrowawayAirflowError as err:
         pytest.fail(str(err), pytrace=False)
+
+
+@pytest.fixture
+def cfw_load_dag(pytestconfig: pytest.Config, cfw_airflow_db: None) -> Callable[[str], Any]:
+    """``load(dag_id)``: the DAG parsed afresh from ``cfw_dags_folder``, on the fresh database.
+
+    Call it once per ``dag.test()``: a DAG object run twice in one process carries the first run's
+    ``conf`` into the second run's params (see :mod:`airflow_provider_cfw.testing.dag_loader`).
+    """
+    from airflow_provider_cfw.testing.dag_loader import DagNotFoundError, load_dag
+
+    throwaway = pytestconfig.stash.get(_THROWAWAY, None)
+    assert throwaway is not None  # cfw_airflow_db has refused otherwise
+
+    def load(dag_id: str) -> Any:
+        try:
+            return load_dag(throwaway.dags_folder, dag_id)
+        except DagNotFoundError as err:
+            pytest.fail(str(err), pytrace=False)
+
+    return load
 
 
 @pytest.fixture

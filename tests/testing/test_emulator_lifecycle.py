@@ -119,14 +119,14 @@ def _imports(path: Path, *, top_level_only: bool = False) -> set[str]:
     return names
 
 
-#: Sets up Airflow for a DAG test when a project asks (cfw_dags_folder): it imports Airflow, but only
-#: inside the functions that need it, never when the package or the plugin loads.
-LAZY_AIRFLOW = "airflow_env.py"
+#: Set up Airflow for a DAG test when a project asks (cfw_dags_folder), and parse its DAGs: they import
+#: Airflow, but only inside the functions that need it, never when the package or the plugin loads.
+LAZY_AIRFLOW = ("airflow_env.py", "dag_loader.py")
 
 
 def test_emulator_imports_only_the_core_from_the_provider() -> None:
     for path in sorted((PACKAGE / "testing").glob("*.py")):
-        for name in _imports(path, top_level_only=path.name == LAZY_AIRFLOW):
+        for name in _imports(path, top_level_only=path.name in LAZY_AIRFLOW):
             if name.startswith("airflow_provider_cfw"):
                 assert name.startswith(("airflow_provider_cfw.core", "airflow_provider_cfw.testing")), (
                     path,

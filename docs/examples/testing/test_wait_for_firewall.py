@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import importlib
 import json
 import uuid
-from pathlib import Path
 
 import pytest
 
-DAGS = Path(__file__).parent / "dags"
 AK, SK = "EXAMPLEAK00000000000", "EXAMPLEsecretKey-not-a-real-key-000000000"
 PROJECT = "0123456789abcdef0123456789abcdef"
 
@@ -35,10 +32,9 @@ def cfw(cfw_emulator, monkeypatch):
 
 
 @pytest.fixture
-def wait_for_firewall(cfw_airflow_db, monkeypatch):
-    """The DAG, on a fresh throwaway metadata database (``cfw_airflow_db``, from the plugin)."""
-    monkeypatch.syspath_prepend(str(DAGS))
-    return importlib.import_module("wait_for_firewall").dag
+def wait_for_firewall(cfw_airflow_db, cfw_load_dag):
+    """The DAG, parsed afresh from dags/ (``cfw_load_dag``), on the throwaway database (``cfw_airflow_db``)."""
+    return cfw_load_dag("wait_for_firewall")
 
 
 def test_the_dag_waits_for_the_job_and_returns_it(cfw, wait_for_firewall):
@@ -65,3 +61,16 @@ def test_a_failed_job_fails_the_task_at_once(cfw, wait_for_firewall, capsys):
     assert cfw.stats.count("cfw.job", 200) == 2  # it polled until the job failed, and no further
     # Why the task failed, from its log (dag.test() prints the task's log): the job's own failure.
     assert f"AirflowFailException: CFW job {job_id} failed" in capsys.readouterr().out
+
+
+# [START each_run_afresh]
+def test_each_run_starts_from_the_dags_defaults(cfw, cfw_load_dag):
+    job_id = str(uuid.uuid4())
+    cfw.add_job(PROJECT, job_id, statuses=["Success"])
+    cfw_load_dag("wait_for_firewall").test(run_conf={"job_id": job_id})
+
+    rerun = cfw_load_dag("wait_for_firewall").test()  # no conf: params.job_id is "" again, not job_id
+
+    assert rerun.get_task_instance("wait_for_job").state == "failed"  # an empty job id is refused
+    assert cfw.stats.count("cfw.job") == 1  # the first run's one poll; the rerun sent nothing
+    # [END each_run_afresh]
