@@ -5,7 +5,8 @@ README.md) in a copy of this checkout, with a new virtualenv activated that alre
 dependency set (``requirements.lock``, installed by uv from its cache: the environment "Airflow runs
 in"). Then: ``airflow providers list`` names the provider, and a real api-server (127.0.0.1, a free
 port, SimpleAuthManager with a bearer token) serves the connection form the UI builds from
-``/ui/connections/hook_meta``.
+``/ui/connections/hook_meta``, refuses the connection test the UI's list icon sends, and answers
+docs/connection.md's REST call with the provider's message.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import secrets
 import shutil
 import subprocess
 import sys
+import textwrap
 import urllib.error
 import urllib.request
 import zipfile
@@ -28,6 +30,8 @@ from typing import Any
 import pytest
 
 from airflow_provider_cfw.get_provider_info import CONN_FIELDS, UI_FIELD_BEHAVIOUR, __version__
+from airflow_provider_cfw.testing import CfwEmulator
+from tests.conftest import AK, PROJECT, REGION, SK
 from tests.e2e.processes import ManagedProcess, free_port, http_ok, stop_all, wait_for
 
 pytestmark = pytest.mark.e2e
@@ -114,6 +118,8 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords),
             "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_hex(64),
             "AIRFLOW__API__SECRET_KEY": secrets.token_hex(32),
+            # docs/connection.md's REST call tests a connection only with this on.
+            "AIRFLOW__CORE__TEST_CONNECTION": "Enabled",
         }
     )
     return Installed(venv, wheel, env)
@@ -246,3 +252,102 @@ def test_hook_meta_serves_the_connection_form(api_server: str, installed: Instal
     # day Airflow serves the attribute, this must show it.
     airflow_serves_it = any(e["default_conn_name"] for e in entries.values())
     assert form["default_conn_name"] == ("cfw_default" if airflow_serves_it else None)
+
+
+# -- testing a connection: the UI's icon and docs/connection.md's REST call (issue 31) ------------------
+
+
+def _post(url: str, token: str, body: dict[str, Any]) -> tuple[int, Any]:
+    request = urllib.request.Request(
+        url,
+        json.dumps(body).encode(),
+        {"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=60) as resp:
+            return resp.status, json.load(resp)
+    except urllib.error.HTTPError as err:
+        return err.code, json.load(err)
+
+
+def _documented_rest_call() -> str:
+    """The bash block of docs/connection.md that tests a connection through the REST API."""
+    text = (ROOT / "docs" / "connection.md").read_text()
+    [block] = [b for b in re.findall(r"```bash\n(.*?)```", text, re.DOTALL) if "/connections/test" in b]
+    return textwrap.dedent(block)
+
+
+@pytest.fixture(scope="module")
+def saved_connection(api_server: str, installed: Installed) -> Iterator[str]:
+    """``cfw_default`` saved through the API (as the UI saves it), pointing at an emulator."""
+    with CfwEmulator() as emulator:
+        emulator.add_aksk(AK, SK)
+        emulator.add_project(PROJECT, REGION)
+        extra = {"region": REGION, "project_id": PROJECT, "endpoint": emulator.url}
+        body = {"connection_id": "cfw_default", "conn_type": "huaweicloud_cfw", "login": AK, "password": SK}
+        status, _ = _post(
+            f"{api_server}/api/v2/connections",
+            _login(api_server, installed.env),
+            {**body, "extra": json.dumps(extra)},
+        )
+        assert status == 201
+        yield "cfw_default"
+
+
+def test_the_ui_test_icon_is_refused_by_airflow_3_3_2(
+    api_server: str, installed: Installed, saved_connection: str
+) -> None:
+    token = _login(api_server, installed.env)
+    conn = _call(f"{api_server}/api/v2/connections/{saved_connection}", token)
+    # The body the connection list's icon posts (airflow/ui/dist/assets/index-*.js, 3.3.2), field by field.
+    ui_body = {
+        "conn_type": conn["conn_type"],
+        "connection_id": conn["connection_id"],
+        "description": conn.get("description") or "",
+        "extra": conn.get("extra") or "{}",
+        "host": conn.get("host") or "",
+        "login": conn.get("login") or "",
+        "password": conn.get("password") or "",
+        "port": int(conn.get("port") or 0),  # Number(null) is 0
+        "schema": conn.get("schema") or "",
+    }
+    status, answer = _post(f"{api_server}/api/v2/connections/test", token, ui_body)
+    assert status == 400, answer
+    assert "The host or port to test differs from the stored connection" in answer["detail"]
+
+
+def test_the_documented_rest_call_tests_the_saved_connection(
+    api_server: str, installed: Installed, saved_connection: str
+) -> None:
+    password = json.loads(
+        Path(installed.env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"]).read_text()
+    )
+    script = (
+        _documented_rest_call()
+        .replace("AIRFLOW_URL=http://localhost:8080", f"AIRFLOW_URL={api_server}")
+        .replace("<your password>", password["admin"])
+    )
+    env = {**installed.env, "PATH": f"{installed.venv / 'bin'}{os.pathsep}{os.environ['PATH']}"}
+    out = subprocess.run(["bash", "-c", script], env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    answer = json.loads(out.stdout)
+    assert answer == {
+        "status": True,
+        "message": f"Connection works: CFW accepted the credentials for project {PROJECT}.",
+    }
+    # The page shows the answer as it comes.
+    assert '# {"status":true,"message":"Connection works: CFW accepted the credentials for project ' in (
+        _documented_rest_call()
+    )
+    assert out.stdout.startswith('{"status":true,"message":"Connection works')
+
+
+def test_unsaved_values_in_the_body_are_tested_instead(
+    api_server: str, installed: Installed, saved_connection: str
+) -> None:
+    token = _login(api_server, installed.env)
+    body = {"connection_id": saved_connection, "conn_type": "huaweicloud_cfw", "password": "not-the-" + SK}
+    status, answer = _post(f"{api_server}/api/v2/connections/test", token, body)
+    assert status == 200 and answer["status"] is False
+    assert answer["message"].startswith("CfwAuthError: HTTP 401 APIGW.0301: ")
+    assert SK not in answer["message"]
