@@ -119,3 +119,10 @@ def test_several_projects_of_the_regions_name_ask_for_the_project_id(
             "extra.region 'cn-north-4': IAM lists 2 projects of that name (sub-projects); "
             "set the connection's 'project_id' extra to the one to use"
         ) in text, text
+
+
+def test_troubleshooting_quotes_the_causes_as_they_are() -> None:
+    from pathlib import Path
+
+    page = (Path(__file__).resolve().parents[2] / "docs" / "troubleshooting.md").read_text()
+    assert f"ak *** not exist (request id ...). Likely cause: {UNKNOWN_AK}\n" in page
