@@ -1,17 +1,19 @@
 """docs/local-airflow.md, run as written: the emulator's command line, ``airflow standalone`` and a DAG of
-the user's own, triggered and checked from a shell, then stopped with Ctrl-C (issue 31).
+the user's own, triggered and checked from a shell, then stopped (issue 31).
 
-The page's blocks run with ``bash`` in a temporary folder, each terminal in a process group of its own;
-its three files come from docs/examples/local-airflow/, which the page must quote unchanged. Only the
-ports differ (free ones for the emulator and the api-server, so that a real Airflow on 8080 is never
-met), in this copy of env.sh and in the emulator's command, and ``HOME`` is a temporary folder.
+The page's blocks run with ``bash -e -m`` (job control on, as in an interactive terminal, so that a
+background job gets a process group of its own and SIGINT reaches it) in a temporary folder; its three
+files come from docs/examples/local-airflow/, which the page must quote unchanged. Only the ports differ
+(free ones for the emulator and the api-server, so that a real Airflow on 8080 is never met), in this
+copy of env.sh and in the emulator's command, and ``HOME`` is a temporary folder.
 """
 
 from __future__ import annotations
 
-import json
+import contextlib
 import os
 import re
+import shlex
 import shutil
 import signal
 import subprocess
@@ -19,10 +21,10 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import psutil
 import pytest
 
-from airflow_provider_cfw.hooks.cfw import CfwHook
-from tests.e2e.processes import ManagedProcess, free_port, stop_all, wait_for
+from tests.e2e.processes import free_port, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
 
@@ -53,31 +55,67 @@ def test_the_page_quotes_its_files_unchanged() -> None:
         assert block_after(f"<!-- include {relative} -->") == path.read_text(encoding="utf-8"), relative
 
 
-class Terminal(ManagedProcess):
-    """A terminal running one of the page's blocks; Ctrl-C is SIGINT to its process group."""
+def steps(*names: str) -> str:
+    return "".join(block_after(f"<!-- step: {name} -->") for name in names)
 
-    def __init__(self, name: str, block: str, env: dict[str, str], cwd: Path) -> None:
-        # ManagedProcess runs in the test's folder: the block's own `cd cfw-try` needs its parent.
-        super().__init__(name, ["bash", "-c", f"cd {cwd}\n{block}"], env, cwd / f"{name}.out", signal.SIGINT)
+
+def in_a_terminal(script: str, cwd: Path, env: dict[str, str], timeout: float) -> tuple[int, str]:
+    """``script`` typed into one terminal: bash with job control (``-m``) on a pseudo-terminal (util-linux
+    ``script``), so that a background job leads a process group of its own and hears SIGINT, as in an
+    interactive shell (without a terminal, bash runs background jobs with SIGINT ignored)."""
+    out = subprocess.run(
+        ["script", "--quiet", "--return", "--command", f"bash -e -m -c {shlex.quote(script)}", "/dev/null"],
+        cwd=cwd,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    return out.returncode, out.stdout.replace("\r\n", "\n")
+
+
+def group_alive(pgid: int) -> bool:
+    """A process of the group still runs. Its exited members are not counted: their parent, the page's
+    shell, has ended, and PID 1 in a container may never reap them."""
+    for proc in psutil.process_iter(["pid", "status"]):
+        try:
+            if os.getpgid(proc.pid) == pgid and proc.info["status"] != psutil.STATUS_ZOMBIE:
+                return True
+        except (ProcessLookupError, psutil.Error):
+            continue
+    return False
 
 
 @pytest.fixture
 def user(tmp_path: Path) -> Iterator[tuple[Path, dict[str, str]]]:
-    """The user's folder and environment: the venv's tools first on PATH, a HOME of its own."""
+    """The user's folder and environment: the venv's tools first on PATH, a HOME of its own; whatever
+    the page started is killed by its process group afterwards, should a step have failed."""
     home = tmp_path / "home"
     home.mkdir()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "PYTEST", "VIRTUAL_ENV"))}
     env.update(HOME=str(home), PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
     yield tmp_path, env
+    for pid_file in (tmp_path / "cfw-try").glob("*.pid"):
+        with contextlib.suppress(ValueError, ProcessLookupError):
+            os.killpg(int(pid_file.read_text()), signal.SIGKILL)
 
 
-def test_the_local_airflow_page_runs_as_written(
-    user: tuple[Path, dict[str, str]], monkeypatch: pytest.MonkeyPatch
-) -> None:
+#: What the test types between step 4 and step 5: the firewalls of that name the emulator still lists,
+#: and the process group standalone leads (it must lead one, for "nothing stays behind" to be checked).
+BETWEEN_STEPS = """
+python -c 'from airflow_provider_cfw import CfwHook; print("FIREWALLS", [f.name for f in CfwHook().list_firewalls("my-fw-1")])'
+echo "LEADS $(cat standalone.pid) $(ps -o pgid= -p "$(cat standalone.pid)")"
+"""
+
+
+@pytest.mark.skipif(shutil.which("script") is None, reason="needs util-linux script for a pseudo-terminal")
+def test_the_local_airflow_page_runs_as_written(user: tuple[Path, dict[str, str]]) -> None:
     folder, env = user
     emulator_port, api_port = str(free_port()), free_port()
-    step1 = subprocess.run(["bash", "-e", "-c", first_step()], cwd=folder, env=env, timeout=30, check=False)
-    assert step1.returncode == 0
+    code, out = in_a_terminal(first_step(), folder, env, 30)
+    assert code == 0, out
     try_folder = folder / "cfw-try"
     for path in FILES.rglob("*"):
         if path.is_file() and "__pycache__" not in path.parts:
@@ -87,63 +125,31 @@ def test_the_local_airflow_page_runs_as_written(
     env_sh = try_folder / "env.sh"
     env_sh.write_text(
         env_sh.read_text().replace(DOCUMENTED_EMULATOR_PORT, emulator_port)
-        + f"export AIRFLOW__API__PORT={api_port} AIRFLOW__API__HOST=127.0.0.1"
-        + f" AIRFLOW__API__BASE_URL=http://localhost:{api_port}\n"
+        + f"export AIRFLOW__API__PORT={api_port} AIRFLOW__API__BASE_URL=http://localhost:{api_port}\n"
     )
-    emulator_block = block_after("<!-- terminal 1 -->")
-    assert f"--port {DOCUMENTED_EMULATOR_PORT} " in emulator_block
-    emulator = Terminal(
-        "terminal-1", emulator_block.replace(DOCUMENTED_EMULATOR_PORT, emulator_port), env, folder
-    )
-    airflow = Terminal("terminal-2", block_after("<!-- terminal 2 -->"), env, folder)
-    try:
-        emulator.start()
-        wait_for("the emulator", lambda: "CFW emulator listening on" in emulator.log_text(), 30)
-        airflow.start()
+    started = steps("emulator", "airflow", "run")
+    assert f"--port {DOCUMENTED_EMULATOR_PORT} " in started
+    session = started.replace(DOCUMENTED_EMULATOR_PORT, emulator_port) + BETWEEN_STEPS + steps("stop")
 
-        def ready() -> bool:
-            if not airflow.running():
-                raise RuntimeError(f"airflow standalone exited:\n{airflow.tail()}")
-            return "Airflow is ready" in airflow.log_text()
+    # Steps 2 to 5 in one shell, as typed into one terminal (the page's folder, after step 1's cd).
+    code, out = in_a_terminal(session, try_folder, env, 700)
+    log = try_folder / "standalone.log"
+    assert code == 0, out[-4000:] + (log.read_text()[-3000:] if log.exists() else "")
+    assert f"CFW emulator listening on http://127.0.0.1:{emulator_port}" in out
+    states = re.findall(r"^my_firewall +(\w+) +(\w+) ", out, re.MULTILINE)
+    assert sorted(states) == [
+        ("create_firewall", "success"),
+        ("delete_firewall", "success"),
+        ("use", "success"),
+    ], out[-3000:]
+    logs = try_folder / "airflow-home" / "logs" / "dag_id=my_firewall" / "run_id=first-try"
+    assert "protecting with " in (logs / "task_id=use" / "attempt=1.log").read_text()
+    assert "FIREWALLS []" in out  # the teardown deleted it
+    leads = re.search(r"^LEADS (\d+) +(\d+)$", out, re.MULTILINE)
+    assert leads is not None and leads[1] == leads[2], out[-2000:]
 
-        wait_for("airflow standalone", ready, 300, 1.0)
-
-        run = subprocess.run(
-            ["bash", "-e", "-c", f"cd {folder}\n{block_after('<!-- terminal 3 -->')}"],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=300,
-            check=False,
-        )
-        assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
-        states = re.findall(r"^my_firewall +(\w+) +(\w+) ", run.stdout, re.MULTILINE)
-        assert sorted(states) == [
-            ("create_firewall", "success"),
-            ("delete_firewall", "success"),
-            ("use", "success"),
-        ], run.stdout[-3000:]
-        logs = try_folder / "airflow-home" / "logs" / "dag_id=my_firewall" / "run_id=first-try"
-        assert "protecting with " in (logs / "task_id=use" / "attempt=1.log").read_text()
-
-        # The teardown deleted the firewall: the emulator lists none of that name.
-        conn = json.loads(re.search(r"AIRFLOW_CONN_CFW_DEFAULT='(.*?)'", env_sh.read_text(), re.DOTALL)[1])
-        monkeypatch.setenv("AIRFLOW_CONN_CFW_DEFAULT", json.dumps(conn))
-        assert [f for f in CfwHook().list_firewalls("my-fw-1") if f.name == "my-fw-1"] == []
-
-        # Ctrl-C in terminal 2, then in terminal 1: everything stops, nothing stays behind.
-        for terminal in (airflow, emulator):
-            assert terminal.proc is not None
-            group = terminal.proc.pid
-            terminal.signal_group(group, signal.SIGINT)
-
-            def gone(terminal: Terminal = terminal, group: int = group) -> bool:
-                if terminal.proc is not None:
-                    terminal.proc.poll()
-                return not terminal.group_alive(group)
-
-            wait_for(f"{terminal.name} to stop after Ctrl-C", gone, 60, 0.5)
-        assert "standalone | Complete" in airflow.log_text()
-        assert not (folder / "home" / "airflow").exists()  # ~/airflow untouched
-    finally:
-        stop_all([airflow, emulator])
+    # Step 5 stopped Airflow and the emulator, and nothing of them stays behind.
+    assert log.read_text().rstrip().endswith("standalone | Complete")
+    pids = [int((try_folder / f"{name}.pid").read_text()) for name in ("standalone", "emulator")]
+    wait_for("every process of Airflow and the emulator to end", lambda: not any(map(group_alive, pids)), 30)
+    assert not (folder / "home" / "airflow").exists()  # ~/airflow untouched
