@@ -99,7 +99,13 @@ def user(tmp_path: Path) -> Iterator[tuple[Path, dict[str, str]]]:
     yield tmp_path, env
     for pid_file in (tmp_path / "cfw-try").glob("*.pid"):
         with contextlib.suppress(ValueError, ProcessLookupError):
-            os.killpg(int(pid_file.read_text()), signal.SIGKILL)
+            pid = int(pid_file.read_text())
+            group = os.getpgid(pid)
+            # Its own group (job control on), with everything it started; never the test's group.
+            if group != os.getpgrp():
+                os.killpg(group, signal.SIGKILL)
+            else:
+                os.kill(pid, signal.SIGKILL)
 
 
 #: What the test types between step 4 and step 5: the firewalls of that name the emulator still lists,
