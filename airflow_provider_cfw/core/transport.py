@@ -21,8 +21,8 @@ import aiohttp
 from yarl import URL
 
 from airflow_provider_cfw.core.errors import CfwConfigError
-from airflow_provider_cfw.core.failures import FailureKinds, connection_error
 from airflow_provider_cfw.core.http import HttpRequest, HttpResponse
+from airflow_provider_cfw.core.transport_failures import FailureKinds, connection_error
 
 if TYPE_CHECKING:
     from airflow_provider_cfw.core.settings import CfwSettings

@@ -20,10 +20,11 @@ from airflow.providers.common.compat.sdk import (
 from airflow.triggers.base import StartTriggerArgs
 
 from airflow_provider_cfw.core.errors import CfwError, CfwJobNotFound
-from airflow_provider_cfw.core.models import CfwJob, CfwJobStatus
-from airflow_provider_cfw.sensors.worker_free import end_from_trigger_decision, start_from_trigger_fallback
+from airflow_provider_cfw.core.models import CfwJob
+from airflow_provider_cfw.core.waits import Outcome, job_outcome
 from airflow_provider_cfw.triggers.cfw import CfwJobTrigger
 from airflow_provider_cfw.triggers.events import job_from_event
+from airflow_provider_cfw.version_compat import end_from_trigger_decision, start_from_trigger_fallback
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
@@ -119,7 +120,7 @@ class CfwJobSensor(BaseSensorOperator):
         if self._start_fallback is not None:
             return
         # Decided here, when the DAG is parsed: no worker runs before the trigger does.
-        end, _why = end_from_trigger_decision(self, self.end_from_trigger)
+        end, _why = end_from_trigger_decision(self, self.end_from_trigger, CfwJobSensor)
         self.start_from_trigger = True
         # The kwargs live in the serialized DAG: ids and numbers, never a secret. job_id, project_id
         # and cfw_conn_id may be templates: the triggerer renders them (they are template_fields).
@@ -170,15 +171,16 @@ class CfwJobSensor(BaseSensorOperator):
         return self._check(job)
 
     def _check(self, job: CfwJob) -> bool | PokeReturnValue:
-        if job.status is CfwJobStatus.SUCCESS:
+        reading = job_outcome(job)
+        if reading.outcome is Outcome.SUCCESS:
             self.log.info("CFW job %s succeeded in %s s", job.id, job.duration_seconds)
             return PokeReturnValue(is_done=True, xcom_value=job.to_dict())
-        if job.status is CfwJobStatus.FAILED:
+        if reading.outcome is Outcome.FAILED:
             raise AirflowFailException(
                 f"CFW job {job.id} failed (began {job.begin_time}, ended {job.end_time}, "
                 f"request id {job.request_id})"
             )
-        if not job.status.is_known and not self._warned_unknown:
+        if not reading.known and not self._warned_unknown:
             self._warned_unknown = True
             self.log.warning("CFW job %s has unknown status %r; still waiting", job.id, job.status.value)
         return False
@@ -217,7 +219,7 @@ class CfwJobSensor(BaseSensorOperator):
 
     def _defer(self, context: Context) -> None:
         started_at = self._first_poke_time(context)
-        end, why = end_from_trigger_decision(self, self.end_from_trigger)
+        end, why = end_from_trigger_decision(self, self.end_from_trigger, CfwJobSensor)
         self.log.info(
             "CFW job %s: %s (%s)",
             self.job_id,

@@ -18,8 +18,8 @@ from airflow.providers.common.compat.sdk import (
 )
 
 from airflow_provider_cfw.sensors.cfw import CfwJobSensor
-from airflow_provider_cfw.sensors.worker_free import XCOM_AS_TEXT_SINCE, airflow_version
 from airflow_provider_cfw.triggers.cfw import CfwJobTrigger
+from airflow_provider_cfw.version_compat import XCOM_AS_TEXT_SINCE, airflow_version
 from tests.conftest import PROJECT, assert_no_secrets, logged_count
 from tests.listeners import listeners
 

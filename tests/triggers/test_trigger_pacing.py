@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 
-import airflow_provider_cfw.triggers.cfw as trigger_module
+import airflow_provider_cfw.core.waits as waits_module
+import airflow_provider_cfw.triggers.base as trigger_module
 from airflow_provider_cfw.triggers.cfw import CfwJobTrigger
 from tests.conftest import PROJECT
 
@@ -39,7 +40,7 @@ class FakeTime:
 def fake_time(monkeypatch: pytest.MonkeyPatch) -> FakeTime:
     fake = FakeTime()
     monkeypatch.setattr(trigger_module, "_sleep", fake.sleep)
-    monkeypatch.setattr(trigger_module, "_monotonic", fake.monotonic)
+    monkeypatch.setattr(waits_module, "_monotonic", fake.monotonic)
     return fake
 
 

@@ -1,8 +1,11 @@
-"""When a CFW wait may skip its worker starts: ending on the triggerer, starting on the triggerer.
+"""What the running Airflow can do, and so when a CFW wait may skip its worker starts.
 
-A deferrable wait costs two worker task starts: the one that pokes once and defers, and the one that
-resumes after the event. ``end_from_trigger`` saves the second on a job's success, ``start_from_trigger``
-(Airflow 3.3 or later) the first. Each decision comes with the reason the task logs.
+The version facts (which Airflow renders trigger templates, which stores a triggerer's XCom as text,
+whether listeners are installed) and the deferral policy built on them: a deferrable wait costs two
+worker task starts, the one that pokes once and defers and the one that resumes after the event.
+``end_from_trigger`` saves the second on success, ``start_from_trigger`` (Airflow 3.3 or later) the
+first. Each decision comes with the reason the task logs. The sensor and the operators pass their own
+class as the ``base`` a subclass is compared with; nothing here imports them.
 """
 
 from __future__ import annotations
@@ -49,9 +52,7 @@ def listeners_installed() -> bool:
     return False
 
 
-def end_from_trigger_decision(
-    task: Any, requested: bool | None, base: type | None = None
-) -> tuple[bool, str]:
+def end_from_trigger_decision(task: Any, requested: bool | None, base: type) -> tuple[bool, str]:
     """Whether the trigger ends the task on a job's success, and why (for the task's log).
 
     ``None`` (auto) turns it on only where nothing the user can see changes but the saved worker
@@ -59,15 +60,11 @@ def end_from_trigger_decision(
 
     :param task: the deferring task (the sensor, or an operator whose resume only returns a value).
     :param requested: its ``end_from_trigger`` argument.
-    :param base: the provider's class whose ``execute_complete`` the trigger stands in for;
-        ``None``: :class:`~airflow_provider_cfw.sensors.cfw.CfwJobSensor`.
+    :param base: the provider's class whose ``execute_complete`` the trigger stands in for (the
+        sensor's, or the operator's): a subclass that overrides what it has is a reason to stay off.
     """
     if requested is not None:
         return bool(requested), f"end_from_trigger={requested}"
-    if base is None:
-        from airflow_provider_cfw.sensors.cfw import CfwJobSensor
-
-        base = CfwJobSensor
     cls = type(task)
     reasons = [
         # Airflow would refuse the DAG with end_from_trigger=True; auto simply stays off.
@@ -84,10 +81,10 @@ def end_from_trigger_decision(
             bool(getattr(task, "do_xcom_push", True)) and airflow_version() >= XCOM_AS_TEXT_SINCE,
         ),
         ("post_execute is set", bool(getattr(task, "_post_execute_hook", None))),
-        ("a subclass overrides post_execute", _overrides(cls, "post_execute")),
-        (
-            "a subclass overrides execute_complete",
-            getattr(cls, "execute_complete", None) is not getattr(base, "execute_complete", None),
+        # What a worker would run at the end and the triggerer would not.
+        *(
+            (f"a subclass overrides {name}", _overrides(cls, base, name))
+            for name in ("post_execute", "execute_complete", "job_ended")
         ),
     ]
     blockers = [reason for reason, applies in reasons if applies]
@@ -96,10 +93,8 @@ def end_from_trigger_decision(
     return True, "end_from_trigger auto: on, no listeners, callbacks, outlets or overrides"
 
 
-def _overrides(cls: type, name: str) -> bool:
-    from airflow.providers.common.compat.sdk import BaseSensorOperator
-
-    return getattr(cls, name) is not getattr(BaseSensorOperator, name)
+def _overrides(cls: type, base: type, name: str) -> bool:
+    return getattr(cls, name, None) is not getattr(base, name, None)
 
 
 def start_from_trigger_fallback(task: Any) -> str | None:
