@@ -190,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
             code_kb=code_kb,
         )
         path = ROOT / "docs" / "performance.md"
-        # The whole-wait figures come from a real Airflow stack (python -m benchmarks.waits): kept.
+        # The whole-wait figures come from a real Airflow stack (python -m tests.e2e.race_bench): kept.
         kept = current_section(path.read_text()) if path.exists() else None
         path.write_text(replace_section(page, kept) if kept else page)
         print("wrote docs/performance.md", file=sys.stderr)

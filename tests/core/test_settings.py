@@ -236,3 +236,16 @@ def test_token_mode_needs_no_project_id() -> None:
     s = settings(password="a-token", region="cn-north-4", auth_type="token")
     assert s.auth_type is AuthType.TOKEN and s.project_id is None
     assert "a-token" not in repr(s)
+
+
+@pytest.mark.parametrize(("login", "is_secret"), [("a" * 7, False), ("a" * 8, True)], ids=["7", "8"])
+@pytest.mark.parametrize("auth_type", ["aksk", "password"])
+def test_a_login_is_a_secret_from_8_characters_on(auth_type: str, login: str, is_secret: bool) -> None:
+    # Huawei's password policy asks for 8 characters: a shorter login is a plain user name.
+    s = CfwSettings.from_connection(
+        "c",
+        login=login,
+        password=SK,
+        extra={"region": "cn-north-4", "auth_type": auth_type, "domain_name": "d"},
+    )
+    assert (login in s.secrets) is is_secret

@@ -11,7 +11,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from airflow.providers.common.compat.sdk import AirflowFailException, TaskDeferred
+from airflow.providers.common.compat.sdk import AirflowFailException, Asset, TaskDeferred
 
 from airflow_provider_cfw.sensors.cfw import CfwJobSensor
 from airflow_provider_cfw.triggers.cfw import CfwJobTrigger
@@ -69,12 +69,19 @@ def _noop(context: Any) -> None:
     pass
 
 
+def _noop_result(context: Any, result: Any = None) -> None:
+    pass
+
+
 @pytest.mark.parametrize(
     ("build", "reason"),
     [
         (lambda: sensor(do_xcom_push=False, on_success_callback=_noop), "on_success_callback is set"),
         (lambda: sensor(do_xcom_push=False, on_execute_callback=_noop), "on_execute_callback is set"),
         (lambda: sensor(do_xcom_push=False, multiple_outputs=True), "multiple_outputs is set"),
+        # A DAG scheduled on this asset would never run: the triggerer emits no asset event.
+        (lambda: sensor(do_xcom_push=False, outlets=[Asset("cfw://jobs/done")]), "the task has outlets"),
+        (lambda: sensor(do_xcom_push=False, post_execute=_noop_result), "post_execute is set"),
         (
             lambda: SubclassedSensor(task_id="w", job_id="j", deferrable=True, do_xcom_push=False),
             "a subclass overrides execute_complete",
@@ -88,6 +95,8 @@ def _noop(context: Any) -> None:
         "on_success_callback",
         "on_execute_callback",
         "multiple_outputs",
+        "outlets",
+        "post_execute_argument",
         "execute_complete",
         "post_execute",
     ],
@@ -371,3 +380,19 @@ def test_the_decision_serves_an_operator_whose_resume_only_returns_a_value() -> 
         # A subclass that does more when the job ends would be skipped: auto stays off.
         end, why = end_from_trigger_decision(overridden, None, CfwDeleteFirewallOperator)
     assert not end and "overrides job_ended" in why, why
+
+
+@pytest.mark.parametrize(
+    ("version", "starts_on_the_triggerer"),
+    [((3, 2, 9), False), (START_FROM_TRIGGER_SINCE, True), ((3, 3, 2), True)],
+    ids=["3.2.9", "3.3.0", "3.3.2"],
+)
+def test_start_from_trigger_from_airflow_3_3_0_exactly(
+    monkeypatch: pytest.MonkeyPatch, version: tuple[int, int, int], starts_on_the_triggerer: bool
+) -> None:
+    # The running Airflow is one version: which one the check sees is the only thing made up here.
+    import airflow_provider_cfw.version_compat as version_compat
+
+    monkeypatch.setattr(version_compat, "airflow_version", lambda: version)
+    fallback = version_compat.start_from_trigger_fallback(sensor(job_id="{{ params.job_id }}"))
+    assert (fallback is None) is starts_on_the_triggerer, fallback
