@@ -212,7 +212,7 @@ class CfwFirewallOperatorBase(BaseOperator):
     ) -> Any:
         """Resume after :class:`~airflow_provider_cfw.triggers.cfw.CfwJobTrigger` fired.
 
-        ``resume`` is ``submitted``'s name in tasks deferred by version 0.x of the provider.
+        ``resume`` is ``submitted``'s name in tasks deferred by an earlier version of the provider.
         """
         submitted = submitted or resume or {}
         return self.job_ended(job_from_event(event, str(submitted.get("job_id"))), submitted)

@@ -25,7 +25,7 @@ from airflow_provider_cfw.core.firewalls import (
     validate_firewall_name,
 )
 from airflow_provider_cfw.core.models import CfwJob, CfwJobStatus
-from airflow_provider_cfw.core.waits import CfwWaitTimeout, FirewallGoal
+from airflow_provider_cfw.core.waits import CfwFirewallNameConflict, CfwWaitTimeout, FirewallGoal
 from airflow_provider_cfw.operators.base import (
     CfwFirewallOperatorBase,
     job_failure,
@@ -280,10 +280,8 @@ class CfwCreateFirewallOperator(CfwFirewallOperatorBase):
     # ---- answers --------------------------------------------------------------------------------
 
     def _result(self, submitted: Mapping[str, Any], *, wait: bool = True) -> dict[str, Any]:
-        firewall = self._named()
-        if wait and firewall is None:
+        if wait:
             # A real cloud may list a new firewall a little after its job ends: give it the task's timeout.
-            self.log.info("Firewall %r is not listed yet; looking again", self.name)
             try:
                 firewall = self.hook.wait_for_firewall(
                     FirewallGoal.LISTED,
@@ -295,6 +293,10 @@ class CfwCreateFirewallOperator(CfwFirewallOperatorBase):
                 ).value
             except CfwWaitTimeout:
                 firewall = None
+            except CfwFirewallNameConflict as err:
+                raise AirflowFailException(f"{err}; pick one by id") from err
+        else:
+            firewall = self._named()
         if firewall is None:
             self.log.warning("Firewall %r is not listed yet; firewall_id is None", self.name)
         return self._xcom(
