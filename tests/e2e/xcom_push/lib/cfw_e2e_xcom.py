@@ -1,48 +1,19 @@
-"""E2E only, on the Airflow processes' PYTHONPATH: a custom XCom backend, and a deferrable operator
-whose trigger ends the task with :func:`~airflow_provider_cfw.triggers.task_success.task_success_event`.
-
-``FileXCom`` stands for an object-storage backend: it writes each value to a file in ``CFW_E2E_XCOM_DIR``
-(with the Airflow process that wrote it) and keeps only a reference in the XCom table, so the test can
-tell a push through the configured backend from one that bypassed it.
+"""E2E only, on the Airflow processes' PYTHONPATH: a deferrable operator whose trigger ends the task
+with :func:`~airflow_provider_cfw.triggers.task_success.task_success_event`, and the control that ends
+it with ``TaskSuccessEvent(xcoms=...)``. (The triggerer imports a trigger by its module path, and the
+DAGs folder is not on its path.)
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
-import os
-import sys
-import uuid
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 from airflow.sdk import BaseOperator
-from airflow.sdk.bases.xcom import BaseXCom
 from airflow.triggers.base import BaseTrigger, TaskSuccessEvent, TriggerEvent
 
 from airflow_provider_cfw.triggers.task_success import task_success_event
-
-PREFIX = "cfw-e2e-xcom://"
-
-
-class FileXCom(BaseXCom):
-    """Values in files, references in the table; the file says which Airflow process wrote it."""
-
-    @staticmethod
-    def serialize_value(value: Any, **ids: Any) -> Any:
-        path = Path(os.environ["CFW_E2E_XCOM_DIR"]) / f"{uuid.uuid4().hex}.json"
-        # argv survives the fork: "triggerer" for the trigger runner, "scheduler" for a LocalExecutor worker.
-        path.write_text(json.dumps({"value": value, "ids": ids, "process": sys.argv[1:2]}))
-        return PREFIX + path.name
-
-    @staticmethod
-    def deserialize_value(result: Any) -> Any:
-        stored = result.value
-        if isinstance(stored, str) and stored.startswith(PREFIX):
-            path = Path(os.environ["CFW_E2E_XCOM_DIR"]) / stored.removeprefix(PREFIX)
-            return json.loads(path.read_text())["value"]
-        return BaseXCom.deserialize_value(result)
 
 
 class EndingTrigger(BaseTrigger):
