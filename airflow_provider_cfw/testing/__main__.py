@@ -22,13 +22,21 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=0, help="port to bind (default 0: a free port)")
     parser.add_argument("--config", help="JSON file declaring credentials, users, projects, jobs and faults")
+    parser.add_argument(
+        "--firewall-job-seconds",
+        type=float,
+        help="how long firewall create/delete jobs run before they succeed (default 180, or the config's)",
+    )
     parser.add_argument("--log-level", default="WARNING", help="Python logging level (default WARNING)")
     return parser.parse_args(argv)
 
 
 async def serve(args: argparse.Namespace) -> int:
     config = load_config(args.config) if args.config else {}
-    emulator = CfwEmulator(host=args.host, port=args.port, **emulator_settings(config))
+    settings = emulator_settings(config)
+    if args.firewall_job_seconds is not None:
+        settings["firewall_job_seconds"] = args.firewall_job_seconds
+    emulator = CfwEmulator(host=args.host, port=args.port, **settings)
     apply_config(emulator, config)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -4,6 +4,7 @@ Schema (every key optional)::
 
     {
       "token_ttl": 86400,
+      "firewall_job_seconds": 180,
       "lockout_threshold": 5,
       "aksk": [{"ak": "...", "sk": "...", "security_token": null, "expires_at": null}],
       "projects": [{"id": "<32 hex>", "name": "cn-north-4"}],
@@ -28,7 +29,7 @@ if TYPE_CHECKING:
     from airflow_provider_cfw.testing.emulator import CfwEmulator
 
 #: Constructor settings a config file may carry, and the top-level lists it may declare.
-EMULATOR_SETTINGS = ("token_ttl", "lockout_threshold", "lockout_seconds")
+EMULATOR_SETTINGS = ("token_ttl", "lockout_threshold", "lockout_seconds", "firewall_job_seconds")
 _SECTIONS = ("aksk", "projects", "iam_users", "jobs", "faults")
 #: The keys each entry of a list must have (the arguments of the call it maps onto with no default).
 _REQUIRED = {

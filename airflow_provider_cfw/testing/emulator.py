@@ -9,7 +9,11 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_cfw.testing.faults import Fault, FaultQueue
-from airflow_provider_cfw.testing.firewalls import EmulatedFirewall, FirewallRegistry
+from airflow_provider_cfw.testing.firewalls import (
+    DEFAULT_FIREWALL_JOB_SECONDS,
+    EmulatedFirewall,
+    FirewallRegistry,
+)
 from airflow_provider_cfw.testing.jobs import ScriptedJob, StatusScript
 from airflow_provider_cfw.testing.routes import EmulatorApp
 from airflow_provider_cfw.testing.server import LoopThread, start_site
@@ -42,6 +46,9 @@ class CfwEmulator:
     :param backlog: TCP listen backlog.
     :param keepalive_timeout: seconds an idle keep-alive connection stays open.
     :param ssl_context: serve HTTPS with this server context (to test clients' TLS settings).
+    :param firewall_job_seconds: how long a firewall create or delete job runs (emulator time) before
+        it succeeds, unless :meth:`script_firewall_jobs` says otherwise: 180 s by default, as real
+        ones take minutes; the ``cfw_emulator`` fixture uses 1 s.
     """
 
     def __init__(
@@ -57,6 +64,7 @@ class CfwEmulator:
         backlog: int = 2048,
         keepalive_timeout: float = 75.0,
         ssl_context: ssl.SSLContext | None = None,
+        firewall_job_seconds: float = DEFAULT_FIREWALL_JOB_SECONDS,
     ) -> None:
         self.host = host
         self._requested_port = port
@@ -67,7 +75,7 @@ class CfwEmulator:
             clock, token_ttl=token_ttl, lockout_threshold=lockout_threshold, lockout_seconds=lockout_seconds
         )
         self.faults = FaultQueue()
-        self.firewalls = FirewallRegistry(self.state)
+        self.firewalls = FirewallRegistry(self.state, firewall_job_seconds)
         self._stats = StatsRecorder(log_limit)
         self._runner: AppRunner | None = None
         self._port: int | None = None
@@ -193,7 +201,8 @@ class CfwEmulator:
         )
 
     def script_firewall_jobs(self, statuses: StatusScript, deletes: StatusScript | None = None) -> None:
-        """How the jobs of later creates and deletes go (default: Running for 1 s, then Success);
+        """How the jobs of later creates and deletes go (default: Running for ``firewall_job_seconds``,
+        then Success);
         e.g. ``[("Running", 0.5), ("Failed", None)]`` for a create that fails. ``deletes``: how delete
         jobs go instead, e.g. a failed create cleaned up by a delete that succeeds."""
         for script in (statuses, deletes):

@@ -82,10 +82,14 @@ def cfw_airflow_db(pytestconfig: pytest.Config) -> None:
 
 @pytest.fixture
 def cfw_emulator() -> Iterator[CfwEmulator]:
-    """A fresh, running emulator for one test (background thread; about a millisecond to start)."""
-    from airflow_provider_cfw.testing.emulator import CfwEmulator
+    """A fresh, running emulator for one test (background thread; about a millisecond to start).
 
-    with CfwEmulator() as emulator:
+    Its firewall jobs take a second, not the emulator's realistic default: tests want them done.
+    """
+    from airflow_provider_cfw.testing.emulator import CfwEmulator
+    from airflow_provider_cfw.testing.firewalls import FAST_FIREWALL_JOB_SECONDS
+
+    with CfwEmulator(firewall_job_seconds=FAST_FIREWALL_JOB_SECONDS) as emulator:
         yield emulator
 
 
@@ -93,9 +97,11 @@ def cfw_emulator() -> Iterator[CfwEmulator]:
 def cfw_emulator_session() -> Iterator[CfwEmulator]:
     """One emulator for the whole session: cheaper for many tests, but they share its state.
 
-    Call ``emulator.reset()`` where a test needs a clean account.
+    Call ``emulator.reset()`` where a test needs a clean account. Firewall jobs take a second, as in
+    ``cfw_emulator``, and again after a reset.
     """
     from airflow_provider_cfw.testing.emulator import CfwEmulator
+    from airflow_provider_cfw.testing.firewalls import FAST_FIREWALL_JOB_SECONDS
 
-    with CfwEmulator() as emulator:
+    with CfwEmulator(firewall_job_seconds=FAST_FIREWALL_JOB_SECONDS) as emulator:
         yield emulator
