@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from airflow import __version__ as airflow_version
 
-from airflow_provider_cfw.scheduler_hold import (
+from airflow_provider_cfw.version_compat import (
     HOLD_MARGIN_SECONDS,
     configured_scheduler_hold_seconds,
     scheduler_hold_seconds,

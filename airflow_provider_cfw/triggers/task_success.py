@@ -1,4 +1,5 @@
-"""End a task on the triggerer with the XCom ``return_value`` a worker would push for it.
+"""End a task on the triggerer with the XCom ``return_value`` a worker would push for it (which Airflow
+can: :func:`~airflow_provider_cfw.version_compat.xcom_route`).
 
 A ``TaskSuccessEvent(xcoms=...)`` gives a downstream ``xcom_pull`` what a worker's push gives only on
 Airflow 2, whose triggerer stores the event's XComs with the configured backend's ``XCom.set``. From
@@ -11,45 +12,18 @@ task runner pushes it), before it fires an event without XComs. Airflow 3.0.0 to
 
 from __future__ import annotations
 
-import enum
 from typing import TYPE_CHECKING, Any
 
 from airflow import __version__ as AIRFLOW_VERSION
 from airflow.triggers.base import TaskSuccessEvent
 
-from airflow_provider_cfw.sensors.worker_free import airflow_version
+from airflow_provider_cfw.version_compat import TRIGGER_PUSH_SINCE, XComRoute, airflow_version, xcom_route
 
 if TYPE_CHECKING:
     from airflow.triggers.base import BaseTrigger
 
 #: The key a worker pushes a task's return value under.
 RETURN_VALUE = "return_value"
-#: The first Airflow 3 whose triggerer answers a trigger's ``SetXCom`` (its ``ToTriggerSupervisor``
-#: accepts it and stores it through the execution API, as a worker's supervisor does).
-TRIGGER_PUSH_SINCE = (3, 0, 6)
-
-
-class XComRoute(enum.Enum):
-    """Who stores the XCom of a task that ends on the triggerer, so that ``xcom_pull`` gets the value."""
-
-    #: Airflow 2: the triggerer, from the event's ``xcoms``, with the configured backend's ``XCom.set``.
-    EVENT = "event"
-    #: Airflow 3.0.6 or later: the trigger, with the task SDK's ``XCom.set``, before it fires the event.
-    TRIGGER = "trigger"
-    #: Airflow 3.0.0 to 3.0.4: only a worker; the task must resume on one.
-    WORKER = "worker"
-
-
-def xcom_route(version: tuple[int, int, int]) -> XComRoute:
-    """Who can store a task's return value when the triggerer ends the task, on this Airflow version.
-
-    :param version: Airflow's ``(major, minor, micro)``.
-    """
-    if version < (3, 0, 0):
-        return XComRoute.EVENT
-    if version < TRIGGER_PUSH_SINCE:
-        return XComRoute.WORKER
-    return XComRoute.TRIGGER
 
 
 async def task_success_event(trigger: BaseTrigger, value: Any, *, push: bool) -> TaskSuccessEvent | None:

@@ -15,15 +15,9 @@ from typing import Any
 import pytest
 from airflow.triggers.base import TaskSuccessEvent
 
-from airflow_provider_cfw.sensors.worker_free import airflow_version
 from airflow_provider_cfw.triggers.cfw import CfwJobTrigger
-from airflow_provider_cfw.triggers.task_success import (
-    RETURN_VALUE,
-    TRIGGER_PUSH_SINCE,
-    XComRoute,
-    task_success_event,
-    xcom_route,
-)
+from airflow_provider_cfw.triggers.task_success import RETURN_VALUE, task_success_event
+from airflow_provider_cfw.version_compat import TRIGGER_PUSH_SINCE, XComRoute, airflow_version, xcom_route
 from tests.conftest import PROJECT, logged_count
 
 AIRFLOW_3 = airflow_version() >= (3, 0, 0)
