@@ -23,6 +23,7 @@ from yarl import URL
 from airflow_provider_cfw.core.errors import CfwConfigError
 from airflow_provider_cfw.core.failures import FailureKinds, connection_error
 from airflow_provider_cfw.core.http import HttpRequest, HttpResponse
+from airflow_provider_cfw.core.rate_limit import LIMITERS
 
 if TYPE_CHECKING:
     from airflow_provider_cfw.core.settings import CfwSettings
@@ -120,6 +121,8 @@ class AsyncTransport:
             verify if isinstance(verify, bool) else _SSL_CONTEXTS.get(verify)
         )
         self._last_url: tuple[str, URL] | None = None
+        # The process's limiters of this credential's CFW and IAM endpoints, shared with every other client.
+        self._limiters = LIMITERS.for_settings(settings)
 
     def _wire_url(self, url: str) -> URL:
         # A trigger's client (and transport) polls one URL for its whole wait: parse it once, keep it for
@@ -140,11 +143,18 @@ class AsyncTransport:
         return self._ssl
 
     async def send(self, request: HttpRequest) -> HttpResponse:
+        """Send in the turn the identity's rate limiter gives (throttled answers sent again, in turn)."""
+        for base, limiter in self._limiters:
+            if request.url.startswith(base):
+                return await limiter.asend(self._send, request)
+        return await self._send(request)
+
+    async def _send(self, request: HttpRequest) -> HttpResponse:
         session = _LEASED.get()
         if session is None or session.closed:
             # Not inside a lease (a one-off call): take one for this request, which then finds it.
             async with self._registry.lease():
-                return await self.send(request)
+                return await self._send(request)
         ssl_option = self._ssl if self._ssl is not None else await self._ssl_option()
         try:
             async with session.request(

@@ -15,6 +15,7 @@ from airflow.triggers.base import BaseTrigger, TaskSuccessEvent, TriggerEvent
 
 from airflow_provider_cfw.core.errors import CfwApiError, CfwConfigError, CfwError, CfwJobNotFound
 from airflow_provider_cfw.core.models import CfwJob, CfwJobStatus
+from airflow_provider_cfw.core.rate_limit import is_paced_throttle
 from airflow_provider_cfw.core.validation import (
     show_value,
     validate_job_id,
@@ -183,6 +184,8 @@ class CfwJobTrigger(BaseTrigger):
                     yield self._error_event(err, f"CFW job {self.job_id} was not found")
                     return
                 except CfwError as err:
+                    if is_paced_throttle(err):
+                        continue  # the account's limit, not a failure: the next poll waits its turn
                     if not err.retryable or transient_errors >= self.max_transient_errors:
                         await self._hold_for_scheduler()
                         yield self._error_event(err, f"Could not read CFW job {self.job_id}")

@@ -10,6 +10,7 @@ from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_provider_cfw.core.errors import CfwApiError, CfwError
 from airflow_provider_cfw.core.firewall_answers import CREATE_FAILED, RUNNING, CfwFirewall, named
+from airflow_provider_cfw.core.rate_limit import is_paced_throttle
 from airflow_provider_cfw.triggers.cfw import DEFAULT_MAX_TRANSIENT_ERRORS, MAX_BACKOFF_SECONDS, _hook_class
 
 if TYPE_CHECKING:
@@ -90,6 +91,8 @@ class CfwFirewallTrigger(BaseTrigger):
                         project_id=self.project_id,
                     )
                 except CfwError as err:
+                    if is_paced_throttle(err):
+                        continue  # the account's limit, not a failure: the next poll waits its turn
                     if not err.retryable or transient_errors >= self.max_transient_errors:
                         yield self._error_event(err)
                         return

@@ -183,7 +183,7 @@ def documented_extras() -> set[str]:
 def test_documented_and_form_extras_are_not_warned_about(caplog: pytest.LogCaptureFixture) -> None:
     # What docs/connection.md lists and what the connection form saves: no warning for any of them.
     keys = documented_extras() | set(CONN_FIELDS)
-    assert len(keys) == 12, keys
+    assert len(keys) == 13, keys
     extra = {key: "" for key in keys} | {"region": "cn-north-4"}
     with caplog.at_level("WARNING", logger="airflow_provider_cfw.core.settings"):
         settings(**extra)
