@@ -173,9 +173,9 @@ def test_a_retry_after_of_a_503_is_honoured_by_the_retry(
 
 
 def test_429_body_is_reported(emu: CfwEmulator, job_id: str, limiter_clock: LimiterClock) -> None:
-    emu.inject("cfw.job", "status", status=429, retry_after="0", count=10)
+    emu.inject("cfw.job", "status", status=429, retry_after="0", count=100)
     with pytest.raises(CfwThrottled) as info:
-        CfwHook(max_retries=0).get_job(job_id)
+        CfwHook(max_retries=3).get_job(job_id)
     assert info.value.error_code == "APIGW.0308"
     assert info.value.error_msg and info.value.request_id
     # Sent again in turn by the limiter, max_retries aside, and not once more by the retry policy.
