@@ -164,7 +164,9 @@ def _ready(proc: subprocess.Popen[bytes], ready: Path) -> None:
         time.sleep(0.02)
 
 
-def run_one(emu: EmulatorProcess, n: int, mode: str, interval: float, limit: float) -> Run:
+def run_one(
+    emu: EmulatorProcess, n: int, mode: str, interval: float, limit: float, ends_over: float = ENDS_OVER_S
+) -> Run:
     run_id = uuid.uuid4().hex
     jobs = job_ids(run_id, n)
     warm_up = job_ids(f"{run_id}/warm-up", 1)[0]
@@ -175,10 +177,10 @@ def run_one(emu: EmulatorProcess, n: int, mode: str, interval: float, limit: flo
         "warm_up_job": warm_up,
         "interval": interval,
         "limiter": mode == "limiter",
-        # The last job ends at 30 s; ten fair-share intervals after that is far beyond any target.
-        "deadline_s": ENDS_OVER_S + 10 * fair + 30,
+        # Ten fair-share intervals after the last job's end is far beyond any target.
+        "deadline_s": ends_over + 10 * fair + 30,
     }
-    ends_after = {job: ENDS_OVER_S * (i + 1) / n for i, job in enumerate(jobs)}
+    ends_after = {job: ends_over * (i + 1) / n for i, job in enumerate(jobs)}
     with tempfile.TemporaryDirectory(prefix="cfw-bench-throttled-") as tmp:
         tmp_path = Path(tmp)
         (tmp_path / "spec.json").write_text(json.dumps(spec))
@@ -221,11 +223,14 @@ def run_one(emu: EmulatorProcess, n: int, mode: str, interval: float, limit: flo
     )
 
 
-def run_matrix(ns: Sequence[int], interval: float, limit: float, *, progress: bool = True) -> list[Run]:
+def run_matrix(
+    ns: Sequence[int], interval: float, limit: float, *, modes: Sequence[str] = MODES, progress: bool = True
+) -> list[Run]:
+    """Each N with each mode, one after another against one emulator process."""
     runs = []
     with emulator_process() as emu:
         for n in ns:
-            for mode in MODES:
+            for mode in modes:
                 run = run_one(emu, n, mode, interval, limit)
                 runs.append(run)
                 if progress:
