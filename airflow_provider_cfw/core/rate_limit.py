@@ -36,7 +36,7 @@ import random
 import re
 import threading
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
@@ -198,8 +198,12 @@ class RateLimiter:
         candidates = [r for r in (self.learnt, self.cap) if r is not None]
         self._rate = min(candidates) if candidates else 0.0
 
-    def _reserve(self, now: float) -> tuple[float, int]:
-        """Take a send time: (seconds to wait, the pause generation it was taken in)."""
+    def take_turn(self) -> tuple[float, float, int]:
+        """Take a send time: (now, seconds to wait for it, the pause generation it was taken in).
+
+        The caller sends at once when the wait is 0, else awaits :meth:`wait_turn` (or sleeps, sync).
+        """
+        now = _monotonic()
         self.sent += 1
         self._bucket_sent += 1
         self._interval_sent += 1
@@ -207,7 +211,7 @@ class RateLimiter:
             self._tick(now)
         rate = self._rate
         if not rate and now >= self._paused_until:
-            return 0.0, self._pause_generation  # the common case before any throttle: nothing to wait for
+            return now, 0.0, self._pause_generation  # the common case before any throttle: no wait
         with self._lock:
             start = max(now, self._paused_until)
             if rate:
@@ -217,40 +221,38 @@ class RateLimiter:
             if delay > 0:
                 self._waited = True
                 self.waits += 1
-            return delay, self._pause_generation
+            return now, delay, self._pause_generation
 
-    async def _await_turn(self, delay: float, generation: int) -> float:
+    async def wait_turn(self, delay: float, generation: int) -> float:
+        """Sleep on the event loop (no thread) until a turn taken by :meth:`take_turn`; returns the time
+        the call may be sent. A pause that began meanwhile moves the call to a turn after it."""
         while True:
             await _sleep(delay)
-            now = _monotonic()
             if generation == self._pause_generation:
-                return now
-            # A pause began while this call waited for a turn taken before it: take one after the pause.
-            delay, generation = self._reserve(now)
+                return _monotonic()
+            now, delay, generation = self.take_turn()
             if delay <= 0:
                 return now
 
-    def _sleep_turn(self, delay: float, generation: int) -> float:
+    def wait_turn_sync(self, delay: float, generation: int) -> float:
+        """:meth:`wait_turn` for a worker's sync calls: sleeps the thread."""
         while True:
             _sync_sleep(delay)
-            now = _monotonic()
             if generation == self._pause_generation:
-                return now
-            delay, generation = self._reserve(now)
+                return _monotonic()
+            now, delay, generation = self.take_turn()
             if delay <= 0:
                 return now
 
     async def acquire(self) -> float:
-        """Wait (on the event loop, no thread) for a call's turn; returns when it may be sent (monotonic)."""
-        now = _monotonic()
-        delay, generation = self._reserve(now)
-        return now if delay <= 0 else await self._await_turn(delay, generation)
+        """Wait for a call's turn (:meth:`take_turn`, then :meth:`wait_turn`); returns when it may go."""
+        now, delay, generation = self.take_turn()
+        return now if delay <= 0 else await self.wait_turn(delay, generation)
 
     def acquire_sync(self) -> float:
-        """:meth:`acquire` for a worker's sync calls: sleeps the thread until the call's turn."""
-        now = _monotonic()
-        delay, generation = self._reserve(now)
-        return now if delay <= 0 else self._sleep_turn(delay, generation)
+        """:meth:`acquire` for a worker's sync calls."""
+        now, delay, generation = self.take_turn()
+        return now if delay <= 0 else self.wait_turn_sync(delay, generation)
 
     def report(self, sent_at: float, throttle: Throttle) -> None:
         """A call sent at ``sent_at`` (monotonic) was throttled: pause the identity and slow the pace,
@@ -330,25 +332,9 @@ class RateLimiter:
 
     # ---- sending --------------------------------------------------------------------------------
 
-    async def asend(
-        self, send: Callable[[HttpRequest], Awaitable[HttpResponse]], request: HttpRequest
-    ) -> HttpResponse:
-        """Send ``request`` with ``send`` in the identity's turn, again after each throttle (bounded)."""
-        throttled = 0
-        while True:
-            now = _monotonic()
-            delay, generation = self._reserve(now)
-            if delay > 0:
-                now = await self._await_turn(delay, generation)
-            response = await send(request)
-            throttle = None if response.status < 400 else throttle_of(response)
-            if throttle is None or throttled == MAX_THROTTLED_RETRIES:
-                return response
-            self.report(now, throttle)
-            throttled += 1
-
     def send_sync(self, send: Callable[[HttpRequest], HttpResponse], request: HttpRequest) -> HttpResponse:
-        """:meth:`asend` for the sync transport."""
+        """Send ``request`` with ``send`` in the identity's turn, again after each throttle (at most
+        :data:`MAX_THROTTLED_RETRIES` times); the async transport does the same inline."""
         throttled = 0
         while True:
             sent_at = self.acquire_sync()

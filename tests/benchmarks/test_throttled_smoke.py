@@ -16,7 +16,7 @@ def test_the_throttled_scenario_counts_hold() -> None:
         run = run_one(emu, 40, "limiter", interval=0.5, limit=10.0, ends_over=3.0)
     assert run.wrong == 0
     assert len(run.latencies) == 40
-    assert 0 < run.reads and run.throttled <= 0.1 * run.reads, (run.throttled, run.reads)
+    assert run.reads > 0 and run.throttled <= 0.1 * run.reads, (run.throttled, run.reads)
     assert run.warnings == 0  # no warning line per throttled call
     assert "| 40 | every 0.5 s | 4 s | shared limiter |" in table([run])
     assert "| 40 |" in targets([run])

@@ -90,7 +90,7 @@ def test_a_throttle_pauses_the_identity_then_hands_out_distinct_turns(limiter_cl
     lim = limiter()
     lim.report(burst(lim), Throttle(retry_after=3.0, limit=50.0))
     assert lim.rate == pytest.approx(HEADROOM * 50)
-    turns = [lim._reserve(limiter_clock.now)[0] for _ in range(10)]
+    turns = [lim.take_turn()[1] for _ in range(10)]
     # The first after the pause, then one every 1 / rate: ten calls, ten distinct send times.
     assert turns[0] == pytest.approx(3.0)
     assert len(set(turns)) == 10
@@ -102,7 +102,7 @@ def test_without_retry_after_the_pause_is_two_to_five_seconds(limiter_clock: Lim
     for _ in range(50):
         lim = limiter()
         lim.report(lim.acquire_sync(), Throttle())
-        pauses.append(lim._reserve(limiter_clock.now)[0])
+        pauses.append(lim.take_turn()[1])
     assert all(2.0 <= p <= 5.0 for p in pauses)
     assert len(set(pauses)) > 40  # jittered: not every identity back at the same instant
 
