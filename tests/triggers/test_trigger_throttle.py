@@ -114,6 +114,19 @@ async def test_without_the_limiter_the_same_throttles_end_the_wait(emu: Any, con
         LIMITERS.enabled = True
 
 
+def test_max_calls_per_second_paces_a_connection_from_its_first_call(
+    emu: Any, set_conn: Any, limiter_clock: LimiterClock
+) -> None:
+    set_conn(max_calls_per_second="4")
+    (job_id,) = timed_jobs(emu, "capped", 1, running_s=0.0)
+    hook = CfwHook()
+    for _ in range(3):
+        hook.get_job(job_id)
+    # Three calls at one instant, four a second at most: the second and third wait for their turns.
+    assert limiter_clock.sleeps == [0.25, 0.25]
+    assert limiter_of("cfw_default").rate == 4.0
+
+
 def test_a_workers_sync_calls_share_the_triggers_limiter(
     emu: Any, conn: Any, limiter_clock: LimiterClock
 ) -> None:
