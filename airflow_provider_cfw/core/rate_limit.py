@@ -209,11 +209,16 @@ class RateLimiter:
         self._interval_sent += 1
         if now >= self._next_tick:
             self._tick(now)
-        rate = self._rate
-        if not rate and now >= self._paused_until:
+        if not self._rate and now >= self._paused_until:
             return now, 0.0, self._pause_generation  # the common case before any throttle: no wait
+        delay, generation = self._turn(now)
+        return now, delay, generation
+
+    def _turn(self, now: float) -> tuple[float, int]:
+        """The next free send time (after any pause, one per ``1 / rate``): (seconds to it, generation)."""
         with self._lock:
             start = max(now, self._paused_until)
+            rate = self._rate
             if rate:
                 start = max(start, self._next_free)
                 self._next_free = start + 1.0 / rate
@@ -221,16 +226,18 @@ class RateLimiter:
             if delay > 0:
                 self._waited = True
                 self.waits += 1
-            return now, delay, self._pause_generation
+            return delay, self._pause_generation
 
     async def wait_turn(self, delay: float, generation: int) -> float:
         """Sleep on the event loop (no thread) until a turn taken by :meth:`take_turn`; returns the time
         the call may be sent. A pause that began meanwhile moves the call to a turn after it."""
         while True:
             await _sleep(delay)
+            now = _monotonic()
             if generation == self._pause_generation:
-                return _monotonic()
-            now, delay, generation = self.take_turn()
+                return now
+            # The same call's turn, taken again: not counted as another call.
+            delay, generation = self._turn(now)
             if delay <= 0:
                 return now
 
@@ -238,9 +245,11 @@ class RateLimiter:
         """:meth:`wait_turn` for a worker's sync calls: sleeps the thread."""
         while True:
             _sync_sleep(delay)
+            now = _monotonic()
             if generation == self._pause_generation:
-                return _monotonic()
-            now, delay, generation = self.take_turn()
+                return now
+            # The same call's turn, taken again: not counted as another call.
+            delay, generation = self._turn(now)
             if delay <= 0:
                 return now
 
