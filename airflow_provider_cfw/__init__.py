@@ -20,6 +20,7 @@ if TYPE_CHECKING:
         CfwError,
         CfwJobNotFound,
         CfwResponseError,
+        CfwThrottled,
     )
     from airflow_provider_cfw.core.firewalls import CfwFirewall
     from airflow_provider_cfw.core.models import CfwJob, CfwJobStatus
@@ -46,6 +47,7 @@ _EXPORTS = {
     "CfwAuthError": "airflow_provider_cfw.core.errors",
     "CfwJobNotFound": "airflow_provider_cfw.core.errors",
     "CfwResponseError": "airflow_provider_cfw.core.errors",
+    "CfwThrottled": "airflow_provider_cfw.core.errors",
 }
 
 __all__ = [
@@ -65,6 +67,7 @@ __all__ = [
     "CfwJobStatus",
     "CfwJobTrigger",
     "CfwResponseError",
+    "CfwThrottled",
     "__version__",
 ]
 
