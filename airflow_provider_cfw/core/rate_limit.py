@@ -387,9 +387,6 @@ class LimiterRegistry:
                 pairs.append((endpoint, limiter))
         return tuple(pairs)
 
-    def __len__(self) -> int:
-        return len(self._limiters)
-
     def __iter__(self) -> Iterator[RateLimiter]:
         return iter(list(self._limiters.values()))
 
