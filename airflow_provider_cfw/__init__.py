@@ -29,6 +29,7 @@ _EXPORTS = {
     "CfwAuthError": "airflow_provider_cfw.core.errors",
     "CfwJobNotFound": "airflow_provider_cfw.core.errors",
     "CfwResponseError": "airflow_provider_cfw.core.errors",
+    "CfwThrottled": "airflow_provider_cfw.core.errors",
     "CfwWaitTimeout": "airflow_provider_cfw.core.waits",
     "CfwFirewallNameConflict": "airflow_provider_cfw.core.waits",
 }

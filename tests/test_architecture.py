@@ -200,7 +200,8 @@ def sleeping_loops(path: Path) -> set[str]:
 
 def test_one_poll_loop_per_transport() -> None:
     """Every wait, a job's or a firewall's, for the sensor, the operators or the triggers, polls in
-    the hook's sync loop or the trigger base's async loop; the client's two loops retry one call."""
+    the hook's sync loop or the trigger base's async loop; the client's two loops retry one call, and
+    the rate limiter's waits for one call's turn."""
     loops = {
         f"{module_name(path)}.{func}"
         for path in python_files(PACKAGE)
@@ -212,4 +213,5 @@ def test_one_poll_loop_per_transport() -> None:
         "airflow_provider_cfw.triggers.base._poll",  # async poll loop
         "airflow_provider_cfw.core.client._run",  # sync retries of one call
         "airflow_provider_cfw.core.client._arun",  # async retries of one call
+        "airflow_provider_cfw.core.rate_limit.wait_turn",  # one call's wait for its turn under the API limit
     }

@@ -34,6 +34,7 @@ from airflow_provider_cfw.core.firewalls import (
 )
 from airflow_provider_cfw.core.jobs import job_call
 from airflow_provider_cfw.core.models import CfwJob, CfwJobStatus
+from airflow_provider_cfw.core.rate_limit import is_paced_throttle
 
 T = TypeVar("T")
 
@@ -279,6 +280,8 @@ class Step(Generic[T]):
 class WaitPace(Generic[T]):
     """The pace of one wait, and the lines it logs: shared by the sync and the async loop.
 
+    - A throttle that the identity's limiter already retried and paced is neither a failure nor
+      counted: the next poll simply waits its turn (:mod:`~airflow_provider_cfw.core.rate_limit`).
     - A transient error (one the client's own retries did not cure) does not end the wait: the next
       poll backs off, doubling from ``poll_interval`` up to :data:`MAX_BACKOFF_SECONDS` (or the
       interval, if longer), never shorter than a ``Retry-After``; only ``max_transient_errors``
@@ -337,6 +340,9 @@ class WaitPace(Generic[T]):
         """The step after a poll that failed with ``err``."""
         self.polls += 1
         subject = self.kind.subject
+        if is_paced_throttle(err):
+            # The account's API limit, not a failure of the wait: the next poll waits its turn.
+            return self._next(0.0)
         if self.kind.not_visible_yet(err):
             if self.not_found_deadline is not None and _time() < self.not_found_deadline:
                 self.log.info("%s not visible yet; waiting", subject)

@@ -21,6 +21,7 @@ from airflow.triggers.base import StartTriggerArgs
 
 from airflow_provider_cfw.core.errors import CfwError, CfwJobNotFound
 from airflow_provider_cfw.core.models import CfwJob
+from airflow_provider_cfw.core.rate_limit import is_paced_throttle
 from airflow_provider_cfw.core.waits import Outcome, job_outcome
 from airflow_provider_cfw.triggers.cfw import CfwJobTrigger
 from airflow_provider_cfw.triggers.events import job_from_event
@@ -165,6 +166,10 @@ class CfwJobSensor(BaseSensorOperator):
                 f"(error code {err.error_code}, request id {err.request_id})"
             ) from err
         except CfwError as err:
+            if is_paced_throttle(err):
+                # The account's API limit, sent again in turn and still throttled: not a failure of the wait.
+                self.log.info("CFW job %s: throttled by the account's API limit; poking again", self.job_id)
+                return False
             # An ordinary failure, so the task's retries apply (the hook already retried transient ones).
             raise AirflowException(f"Could not read CFW job {self.job_id}: {err}") from err
         self._last_status = job.status.value

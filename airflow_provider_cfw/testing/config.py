@@ -12,7 +12,8 @@ Schema (every key optional)::
                      "project_name": "cn-north-4", "token_ttl": null}],
       "jobs": [{"project_id": "...", "job_id": "...", "statuses": ["Running", "Success"],
                 "time_format": "epoch-ms", "null_end_time": false}],
-      "faults": [{"route": "cfw.job", "kind": "status", "status": 429, "count": 2}]
+      "faults": [{"route": "cfw.job", "kind": "status", "status": 429, "count": 2}],
+      "rate_limit": {"calls": 50, "period": 1, "retry_after": null, "scope": "account", "routes": ["*"]}
     }
 
 Time-scripted statuses are lists of pairs: ``[["Running", 5], ["Success", null]]``.
@@ -31,6 +32,8 @@ if TYPE_CHECKING:
 #: Constructor settings a config file may carry, and the top-level lists it may declare.
 EMULATOR_SETTINGS = ("token_ttl", "lockout_threshold", "lockout_seconds", "firewall_job_seconds")
 _SECTIONS = ("aksk", "projects", "iam_users", "jobs", "faults")
+#: The keys of ``rate_limit`` (the arguments of ``CfwEmulator.set_rate_limit``).
+_RATE_LIMIT_KEYS = ("calls", "period", "retry_after", "scope", "routes")
 #: The keys each entry of a list must have (the arguments of the call it maps onto with no default).
 _REQUIRED = {
     "aksk": ("ak", "sk"),
@@ -49,7 +52,7 @@ def load_config(path: str | Path) -> dict[str, Any]:
         raise ValueError(f"{path}: not valid JSON ({err})") from err
     if not isinstance(config, dict):
         raise ValueError(f"{path}: the top level must be a JSON object")
-    unknown = set(config) - set(EMULATOR_SETTINGS) - set(_SECTIONS)
+    unknown = set(config) - set(EMULATOR_SETTINGS) - set(_SECTIONS) - {"rate_limit"}
     if unknown:
         raise ValueError(f"{path}: unknown key(s) {', '.join(sorted(unknown))}")
     for section in _SECTIONS:
@@ -62,6 +65,16 @@ def load_config(path: str | Path) -> dict[str, Any]:
                 raise ValueError(
                     f"{path}: {section}[{index}] {json.dumps(entry)}: missing required key {missing[0]!r}"
                 )
+    limit = config.get("rate_limit")
+    if limit is not None:
+        if not isinstance(limit, dict) or "calls" not in limit:
+            raise ValueError(f"{path}: 'rate_limit' must be an object with at least 'calls'")
+        wrong = set(limit) - set(_RATE_LIMIT_KEYS)
+        if wrong:
+            raise ValueError(
+                f"{path}: rate_limit: unknown key(s) {', '.join(sorted(wrong))}; "
+                f"expected {', '.join(_RATE_LIMIT_KEYS)}"
+            )
     return config
 
 
@@ -102,6 +115,12 @@ def apply_config(emulator: CfwEmulator, config: Mapping[str, Any]) -> None:
         for entry in config.get("faults", []):
             params = dict(entry)
             emulator.inject(params.pop("route", "*"), params.pop("kind", "status"), **params)
+        limit = config.get("rate_limit")
+        if limit is not None:
+            params = dict(limit)
+            if "routes" in params:
+                params["routes"] = tuple(params["routes"])
+            emulator.set_rate_limit(params.pop("calls"), **params)
     except KeyError as err:
         raise ValueError(f"config: missing required key {err.args[0]!r}") from err
     except TypeError as err:

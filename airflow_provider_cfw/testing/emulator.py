@@ -15,6 +15,7 @@ from airflow_provider_cfw.testing.firewalls import (
     FirewallRegistry,
 )
 from airflow_provider_cfw.testing.jobs import ScriptedJob, StatusScript
+from airflow_provider_cfw.testing.rate_limit import RateLimit
 from airflow_provider_cfw.testing.routes import EmulatorApp
 from airflow_provider_cfw.testing.server import LoopThread, start_site
 from airflow_provider_cfw.testing.state import DEFAULT_TOKEN_TTL, EmulatorState, IamUser, Project
@@ -296,6 +297,34 @@ class CfwEmulator:
     def clear_faults(self) -> None:
         self.faults.clear()
 
+    def set_rate_limit(
+        self,
+        calls: float | None,
+        *,
+        period: float = 1.0,
+        retry_after: str | float | None = None,
+        scope: str = "account",
+        routes: tuple[str, ...] = ("*",),
+    ) -> RateLimit | None:
+        """Throttle like Huawei's API gateway: at most ``calls`` answers in any ``period`` seconds
+        across the account; any more get HTTP 429 ``APIGW.0308`` "The throttling threshold has been
+        reached: policy user over ratelimit,limit:XX,time:1 second", before authentication, and do not
+        count. ``retry_after`` adds a ``Retry-After`` header (Huawei's own services send none);
+        ``scope="access_key"`` gives each AK a budget of its own; ``routes`` limits it to some routes.
+        ``calls=None`` removes the limit. Throttled answers show in :attr:`stats` with status 429 and
+        fault ``rate_limit``; the returned object counts them in ``throttled``."""
+        limit = None
+        if calls is not None:
+            after = f"{retry_after:g}" if isinstance(retry_after, float | int) else retry_after
+            limit = RateLimit(calls, period, after, scope, tuple(routes))
+        self.state.rate_limit = limit
+        return limit
+
+    @property
+    def rate_limit(self) -> RateLimit | None:
+        """The account's rate limit in force (see :meth:`set_rate_limit`), if any."""
+        return self.state.rate_limit
+
     # -- clock and stats -------------------------------------------------------------------------
 
     @property
@@ -334,8 +363,8 @@ class CfwEmulator:
         self._stats.reset()
 
     def reset(self) -> None:
-        """Forget everything configured (keys, users, projects, tokens, jobs, faults, clock offset)
-        and the counters; the server keeps running."""
+        """Forget everything configured (keys, users, projects, tokens, jobs, faults, rate limit, clock
+        offset) and the counters; the server keeps running."""
         self.state.reset()
         self.firewalls.reset()
         self.faults.clear()

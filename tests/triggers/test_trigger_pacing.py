@@ -91,8 +91,8 @@ async def test_retry_after_lengthens_a_pause_and_never_shortens_one(
     job_id = new_job(emu, ["Running", "Success"])
     emu.inject("cfw.job", status=503, retry_after="30", count=1)  # longer than the backoff: 30
     emu.inject("cfw.job", status=503, count=1)  # no Retry-After: the backoff, 2
-    emu.inject("cfw.job", status=429, retry_after="1", count=1)  # shorter than the backoff: 4
-    emu.inject("cfw.job", status=429, retry_after="3600", count=1)  # capped at a minute, above 8
+    emu.inject("cfw.job", status=503, retry_after="1", count=1)  # shorter than the backoff: 4
+    emu.inject("cfw.job", status=503, retry_after="3600", count=1)  # capped at a minute, above 8
     assert (await run_to_event(job_id, fake_time, poll_interval=1))["status"] == "success"
     assert fake_time.sleeps == [30, 2, 4, 60, 1]
 
