@@ -16,6 +16,9 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 
+#: The longest pause a growing schedule reaches by default.
+DEFAULT_POLL_CAP_SECONDS = 60.0
+
 
 @dataclass(frozen=True)
 class PollSchedule:
@@ -30,7 +33,7 @@ class PollSchedule:
 
     interval: float
     growth: float = 0.1
-    cap: float = 60.0
+    cap: float = DEFAULT_POLL_CAP_SECONDS
     jitter: float = 0.1
 
     def __post_init__(self) -> None:

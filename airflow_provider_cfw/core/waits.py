@@ -21,7 +21,7 @@ from enum import Enum, StrEnum
 from typing import Any, Generic, Protocol, TypeVar
 
 from airflow_provider_cfw.core.calls import Call, Plan
-from airflow_provider_cfw.core.errors import CfwError, CfwJobNotFound
+from airflow_provider_cfw.core.errors import CfwConfigError, CfwError, CfwJobNotFound
 from airflow_provider_cfw.core.firewalls import (
     CREATE_FAILED,
     CREATING,
@@ -34,6 +34,7 @@ from airflow_provider_cfw.core.firewalls import (
 )
 from airflow_provider_cfw.core.jobs import job_call
 from airflow_provider_cfw.core.models import CfwJob, CfwJobStatus
+from airflow_provider_cfw.core.poll_schedule import PollSchedule
 from airflow_provider_cfw.core.rate_limit import is_paced_throttle
 
 T = TypeVar("T")
@@ -261,6 +262,15 @@ class FirewallWait:
         return False
 
 
+def validate_poll_growth(value: object) -> float:
+    """A task's ``poll_growth``: a share of the time waited, 0 (a fixed interval) or more."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0:
+        raise CfwConfigError(
+            "poll_growth", "a share of the time waited, 0 or more (0: a fixed interval)", got=repr(value)
+        )
+    return float(value)
+
+
 # ---- the pace ------------------------------------------------------------------------------------------
 
 
@@ -301,6 +311,9 @@ class WaitPace(Generic[T]):
     :param not_found_deadline: wall-clock time until which "not visible yet" is waited on.
     :param timeout: seconds the wait may take, or ``None``.
     :param last_status: the status the deferring task read and logged already.
+    :param schedule: a poll schedule that grows the pause with the time waited
+        (:class:`~airflow_provider_cfw.core.poll_schedule.PollSchedule`); ``None``: every pause
+        is ``poll_interval``.
     """
 
     def __init__(
@@ -313,8 +326,10 @@ class WaitPace(Generic[T]):
         not_found_deadline: float | None = None,
         timeout: float | None = None,
         last_status: str | None = None,
+        schedule: PollSchedule | None = None,
     ) -> None:
         self.kind = kind
+        self.schedule = schedule
         self.log = log
         self.poll_interval = poll_interval
         self.max_transient_errors = max_transient_errors
@@ -334,7 +349,7 @@ class WaitPace(Generic[T]):
         if reading.outcome is not Outcome.WAITING:
             return Step(reading=reading)
         self._log_progress(reading)
-        return self._next(self.poll_interval)
+        return self._next(self._pause())
 
     def after_error(self, err: CfwError) -> Step[T]:
         """The step after a poll that failed with ``err``."""
@@ -361,6 +376,13 @@ class WaitPace(Generic[T]):
             err,
         )
         return self._next(delay)
+
+    def _pause(self) -> float:
+        if self.schedule is None:
+            return self.poll_interval
+        elapsed = _monotonic() - self.started
+        remaining = None if self.timeout is None else self.timeout - elapsed
+        return self.schedule.next_delay(elapsed, remaining=remaining)
 
     def _next(self, delay: float) -> Step[T]:
         if self.timeout is not None and _monotonic() - self.started + delay > self.timeout:

@@ -27,6 +27,7 @@ from airflow_provider_cfw.core.firewalls import (
     validate_list_arguments,
 )
 from airflow_provider_cfw.core.jobs import job_call
+from airflow_provider_cfw.core.poll_schedule import PollSchedule
 from airflow_provider_cfw.core.settings import CfwSettings
 from airflow_provider_cfw.core.validation import validate_job_id
 from airflow_provider_cfw.core.waits import (
@@ -240,6 +241,7 @@ class CfwHook(BaseHook):
         max_transient_errors: int = DEFAULT_MAX_TRANSIENT_ERRORS,
         not_found_deadline: float | None = None,
         project_id: str | None = None,
+        poll_growth: float = 0.0,
     ) -> Reading[T]:
         """Poll until ``kind`` ends, in this thread: the sync loop over the one wait definition
         (:mod:`~airflow_provider_cfw.core.waits`; the triggerer's loop is
@@ -252,6 +254,8 @@ class CfwHook(BaseHook):
         :param max_transient_errors: failed polls in a row tolerated (each after the retries).
         :param not_found_deadline: wall-clock time until which "not visible yet" is waited on.
         :param project_id: overrides the hook's and connection's project.
+        :param poll_growth: once the wait has run long, pause this share of the time waited (up to
+            a minute) instead of ``poll_interval``; ``0``: every pause is ``poll_interval``.
         :returns: the last reading: its outcome is ``SUCCESS`` or ``FAILED``.
         :raises CfwError: the error that ended the wait.
         """
@@ -264,6 +268,7 @@ class CfwHook(BaseHook):
             max_transient_errors=max_transient_errors,
             not_found_deadline=not_found_deadline,
             timeout=timeout,
+            schedule=PollSchedule(poll_interval, poll_growth) if poll_growth else None,
         )
         while True:
             try:
@@ -284,6 +289,7 @@ class CfwHook(BaseHook):
         timeout: float | None = 60 * 60,
         not_found_grace_period: float = JOB_NOT_FOUND_GRACE_SECONDS,
         project_id: str | None = None,
+        poll_growth: float = 0.0,
     ) -> CfwJob:
         """Wait in this thread until a job succeeds or fails; the final job (check its ``status``).
 
@@ -292,6 +298,7 @@ class CfwHook(BaseHook):
         :param timeout: seconds before :class:`~airflow_provider_cfw.core.waits.CfwWaitTimeout`.
         :param not_found_grace_period: seconds a new job may be invisible before not found is believed.
         :param project_id: overrides the hook's and connection's project.
+        :param poll_growth: see :meth:`wait`.
         :raises CfwJobNotFound: the job was still not found after the grace period.
         """
         reading = self.wait(
@@ -300,6 +307,7 @@ class CfwHook(BaseHook):
             timeout=timeout,
             not_found_deadline=time.time() + not_found_grace_period,
             project_id=project_id,
+            poll_growth=poll_growth,
         )
         return reading.value
 
@@ -313,6 +321,7 @@ class CfwHook(BaseHook):
         poll_interval: float = 10.0,
         timeout: float | None = 60 * 60,
         project_id: str | None = None,
+        poll_growth: float = 0.0,
     ) -> Reading[CfwFirewall | None]:
         """Wait in this thread until the firewall called ``name`` (or with ``firewall_id``) reaches ``goal``.
 
@@ -324,6 +333,7 @@ class CfwHook(BaseHook):
         :param poll_interval: seconds between polls.
         :param timeout: seconds before :class:`~airflow_provider_cfw.core.waits.CfwWaitTimeout`.
         :param project_id: overrides the hook's and connection's project.
+        :param poll_growth: see :meth:`wait`.
         :returns: the last reading: its ``value`` is the firewall (``None``: gone).
         :raises CfwFirewallNameConflict: several firewalls have the name.
         """
@@ -331,7 +341,9 @@ class CfwHook(BaseHook):
             FirewallGoal(goal),
             **_firewall_target(name, firewall_id, enterprise_project_id),
         )
-        return self.wait(kind, poll_interval=poll_interval, timeout=timeout, project_id=project_id)
+        return self.wait(
+            kind, poll_interval=poll_interval, timeout=timeout, project_id=project_id, poll_growth=poll_growth
+        )
 
     # ---- firewalls ----------------------------------------------------------------------------------
 

@@ -19,6 +19,7 @@ from airflow_provider_cfw.core.waits import (
     CfwFirewallNameConflict,
     CfwWaitTimeout,
     FirewallGoal,
+    validate_poll_growth,
 )
 from airflow_provider_cfw.triggers.cfw import CfwJobTrigger
 from airflow_provider_cfw.triggers.events import firewall_from_event, job_from_event
@@ -79,6 +80,9 @@ class CfwFirewallOperatorBase(BaseOperator):
     :param cfw_conn_id: the Airflow connection id.
     :param project_id: overrides the connection's project.
     :param region: overrides the connection's region.
+    :param poll_growth: once a wait has run long, pause this share of the time waited (up to a
+        minute) instead of ``poll_interval``: fewer polls for long jobs, their end seen later
+        (docs/capacity.md). ``0`` (the default) polls every ``poll_interval``.
     """
 
     ui_color = "#fde2e2"
@@ -93,6 +97,7 @@ class CfwFirewallOperatorBase(BaseOperator):
         cfw_conn_id: str = "cfw_default",
         project_id: str | None = None,
         region: str | None = None,
+        poll_growth: float = 0.0,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -103,6 +108,7 @@ class CfwFirewallOperatorBase(BaseOperator):
         self.cfw_conn_id = cfw_conn_id
         self.project_id = project_id
         self.region = region
+        self.poll_growth = validate_poll_growth(poll_growth)
 
     @cached_property
     def hook(self) -> CfwHook:
@@ -158,7 +164,11 @@ class CfwFirewallOperatorBase(BaseOperator):
             self._defer(trigger, "execute_complete", submitted)
         job = self._in_worker(
             lambda: self.hook.wait_for_job(
-                job_id, poll_interval=self.poll_interval, timeout=self.timeout, project_id=self.project_id
+                job_id,
+                poll_interval=self.poll_interval,
+                timeout=self.timeout,
+                project_id=self.project_id,
+                poll_growth=self.poll_growth,
             ),
             action,
         )
@@ -182,6 +192,7 @@ class CfwFirewallOperatorBase(BaseOperator):
                 poll_interval=self.poll_interval,
                 timeout=self.timeout,
                 project_id=self.project_id,
+                poll_growth=self.poll_growth,
             ),
             action,
         )
@@ -243,6 +254,7 @@ class CfwFirewallOperatorBase(BaseOperator):
             "poll_interval": self.poll_interval,
             "region": self.region,
             "deferred_at": time.time(),
+            "poll_growth": self.poll_growth,
         }
 
     def _defer(self, trigger: BaseTrigger, method_name: str, submitted: dict[str, Any]) -> NoReturn:

@@ -22,7 +22,7 @@ from airflow.triggers.base import StartTriggerArgs
 from airflow_provider_cfw.core.errors import CfwError, CfwJobNotFound
 from airflow_provider_cfw.core.models import CfwJob
 from airflow_provider_cfw.core.rate_limit import is_paced_throttle
-from airflow_provider_cfw.core.waits import Outcome, job_outcome
+from airflow_provider_cfw.core.waits import Outcome, job_outcome, validate_poll_growth
 from airflow_provider_cfw.triggers.cfw import CfwJobTrigger
 from airflow_provider_cfw.triggers.events import job_from_event
 from airflow_provider_cfw.version_compat import end_from_trigger_decision, start_from_trigger_fallback
@@ -50,6 +50,9 @@ class CfwJobSensor(BaseSensorOperator):
     :param poll_interval: alias of ``poke_interval`` under the trigger's name; give one or the other.
     :param timeout: seconds before giving up with ``AirflowSensorTimeout`` (default 20 minutes).
     :param not_found_grace_period: seconds a job may stay invisible after the first poke (default 60).
+    :param poll_growth: in deferrable mode, once the wait has run long, pause this share of the time
+        waited (up to a minute) instead of ``poke_interval``: fewer polls for long jobs, their end seen
+        later (docs/capacity.md). ``0`` (the default) polls every ``poke_interval``.
     :param end_from_trigger: in deferrable mode, let the triggerer end the task when the job succeeds,
         so no worker resumes it (a failed job, an error or a timeout still resumes it, as before).
         ``None`` (the default) turns it on only when nothing else observable changes: no listeners,
@@ -88,6 +91,7 @@ class CfwJobSensor(BaseSensorOperator):
         poll_interval: timedelta | float | None = None,
         timeout: timedelta | float = 20 * 60,
         not_found_grace_period: timedelta | float = 60,
+        poll_growth: float = 0.0,
         end_from_trigger: bool | None = None,
         start_from_trigger: bool = False,
         **kwargs: Any,
@@ -104,6 +108,7 @@ class CfwJobSensor(BaseSensorOperator):
         if isinstance(not_found_grace_period, timedelta):
             not_found_grace_period = not_found_grace_period.total_seconds()
         self.not_found_grace_period = float(not_found_grace_period)
+        self.poll_growth = validate_poll_growth(poll_growth)
         self._started_at: float | None = None
         self._warned_unknown = False
         #: The status the last poke read (None: the job was not visible yet).
@@ -277,6 +282,7 @@ class CfwJobSensor(BaseSensorOperator):
             last_status=last_status,
             end_from_trigger=end_from_trigger,
             do_xcom_push=self.do_xcom_push,
+            poll_growth=self.poll_growth,
             deferred_at=deferred_at,
         )
 

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Literal, NotRequired, TypedDict
 from airflow.triggers.base import BaseTrigger, TaskSuccessEvent, TriggerEvent
 
 from airflow_provider_cfw.core.errors import CfwApiError, CfwConfigError, CfwError
+from airflow_provider_cfw.core.poll_schedule import DEFAULT_POLL_CAP_SECONDS, PollSchedule
 from airflow_provider_cfw.core.validation import show_value, validate_project_id, validate_region
 from airflow_provider_cfw.core.waits import DEFAULT_MAX_TRANSIENT_ERRORS, Outcome, Reading, WaitKind, WaitPace
 
@@ -105,6 +106,10 @@ class CfwPollingTrigger(BaseTrigger):
         pushes what the success event would carry (the job, the firewall). Plain JSON and never a
         secret: it is stored with the trigger's kwargs.
     :param do_xcom_push: whether the task pushes its return value at all (the task's own setting).
+    :param poll_growth: once the wait has run long, pause this share of the time waited between polls
+        instead of ``poll_interval`` (never shorter), jittered: fewer polls for long jobs, their end seen
+        later (docs/capacity.md). ``0`` (the default) polls every ``poll_interval``.
+    :param poll_cap: the longest pause ``poll_growth`` may reach, in seconds.
 
     Arguments may arrive as templates the triggerer rendered (``start_from_trigger``): they are
     checked in :meth:`run`, before any request, and a bad one ends the wait with an ``error`` event
@@ -123,6 +128,8 @@ class CfwPollingTrigger(BaseTrigger):
         end_from_trigger: bool = False,
         return_value: Any = None,
         do_xcom_push: bool = True,
+        poll_growth: float = 0.0,
+        poll_cap: float = DEFAULT_POLL_CAP_SECONDS,
     ) -> None:
         super().__init__()
         self.cfw_conn_id = cfw_conn_id
@@ -134,6 +141,8 @@ class CfwPollingTrigger(BaseTrigger):
         self.end_from_trigger = bool(end_from_trigger)
         self.return_value = return_value
         self.do_xcom_push = bool(do_xcom_push)
+        self.poll_growth = float(poll_growth)
+        self.poll_cap = float(poll_cap)
 
     # ---- what a subclass says ------------------------------------------------------------------------
 
@@ -167,10 +176,18 @@ class CfwPollingTrigger(BaseTrigger):
     def error_summary(self, err: Exception) -> str:
         """The first words of an error event's message (``Could not read CFW job ...``)."""
 
-    def pace(self, kind: WaitKind[Any]) -> WaitPace[Any]:
+    def pace(self, kind: WaitKind[Any], **known: Any) -> WaitPace[Any]:
         """The wait's pace; a subclass adds what it knows (a not-found deadline, a last status)."""
+        schedule = (
+            PollSchedule(self.poll_interval, self.poll_growth, self.poll_cap) if self.poll_growth else None
+        )
         return WaitPace(
-            kind, self.log, poll_interval=self.poll_interval, max_transient_errors=self.max_transient_errors
+            kind,
+            self.log,
+            poll_interval=self.poll_interval,
+            max_transient_errors=self.max_transient_errors,
+            schedule=schedule,
+            **known,
         )
 
     # ---- shared ----------------------------------------------------------------------------------------
@@ -190,6 +207,8 @@ class CfwPollingTrigger(BaseTrigger):
                 "return_value": self.return_value,
                 "do_xcom_push": self.do_xcom_push,
                 "deferred_at": self.deferred_at,
+                "poll_growth": self.poll_growth,
+                "poll_cap": self.poll_cap,
             },
         )
 
@@ -269,10 +288,14 @@ class CfwPollingTrigger(BaseTrigger):
                 raise CfwConfigError(
                     "cfw_conn_id", "an Airflow connection id", got=show_value(self.cfw_conn_id)
                 )
-            if not self.poll_interval >= 0:  # NaN too; 0 is allowed, as for the sensor's poke_interval
-                raise CfwConfigError(
-                    "poll_interval", "a number of seconds, 0 or more", got=show_value(self.poll_interval)
-                )
+            for field, value, expected in (
+                # NaN too; 0 is allowed, as for the sensor's poke_interval
+                ("poll_interval", self.poll_interval, "a number of seconds, 0 or more"),
+                ("poll_growth", self.poll_growth, "a share of the time waited, 0 or more (0: fixed)"),
+                ("poll_cap", self.poll_cap, "a number of seconds, 0 or more"),
+            ):
+                if not value >= 0:
+                    raise CfwConfigError(field, expected, got=show_value(value))
         except CfwConfigError as err:
             event = self._error_event(err, f"Invalid {type(self).__name__} argument")
             event.payload["invalid_field"] = err.field

@@ -10,7 +10,7 @@ from airflow.triggers.base import TriggerEvent
 from airflow_provider_cfw.core.errors import CfwJobNotFound
 from airflow_provider_cfw.core.models import CfwJob
 from airflow_provider_cfw.core.validation import validate_job_id
-from airflow_provider_cfw.core.waits import JobWait, Outcome, Reading, WaitPace
+from airflow_provider_cfw.core.waits import JobWait, Outcome, Reading, WaitKind, WaitPace
 from airflow_provider_cfw.triggers.base import SCHEDULER_HOLD_SECONDS, CfwPollingTrigger, JobEventPayload
 
 __all__ = ["SCHEDULER_HOLD_SECONDS", "CfwJobTrigger"]
@@ -35,7 +35,8 @@ class CfwJobTrigger(CfwPollingTrigger):
         wait started on the triggerer (``start_from_trigger``). A triggerer restart starts it again.
     :param kwargs: the arguments every CFW trigger takes (:class:`CfwPollingTrigger`): ``cfw_conn_id``,
         ``project_id``, ``region``, ``poll_interval``, ``max_transient_errors``, ``deferred_at``,
-        ``end_from_trigger``, ``return_value`` (``None`` pushes the job) and ``do_xcom_push``.
+        ``end_from_trigger``, ``return_value`` (``None`` pushes the job), ``do_xcom_push``,
+        ``poll_growth`` and ``poll_cap``.
     """
 
     def __init__(
@@ -77,20 +78,15 @@ class CfwJobTrigger(CfwPollingTrigger):
     def wait_kind(self) -> JobWait:
         return JobWait(self.job_id)
 
-    def pace(self, kind: Any) -> WaitPace[CfwJob]:
+    def pace(self, kind: WaitKind[Any], **known: Any) -> WaitPace[Any]:
         if self.not_found_deadline is None and self.not_found_grace_period is not None:
             # No task polled before this trigger (start_from_trigger): the grace starts at its first poll.
             self.not_found_deadline = time.time() + self.not_found_grace_period
             self.log.info(
                 "CFW job %s: the wait started on the triggerer, no worker polled first", self.job_id
             )
-        return WaitPace(
-            kind,
-            self.log,
-            poll_interval=self.poll_interval,
-            max_transient_errors=self.max_transient_errors,
-            not_found_deadline=self.not_found_deadline,
-            last_status=self.last_status,
+        return super().pace(
+            kind, not_found_deadline=self.not_found_deadline, last_status=self.last_status, **known
         )
 
     def end_event(self, reading: Reading[CfwJob]) -> TriggerEvent:

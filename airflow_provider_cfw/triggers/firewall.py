@@ -30,7 +30,8 @@ class CfwFirewallTrigger(CfwPollingTrigger):
     :param enterprise_project_id: look only in this enterprise project.
     :param kwargs: the arguments every CFW trigger takes (:class:`CfwPollingTrigger`): ``cfw_conn_id``,
         ``project_id``, ``region``, ``poll_interval``, ``max_transient_errors``, ``deferred_at``,
-        ``end_from_trigger``, ``return_value`` (``None`` pushes the firewall) and ``do_xcom_push``.
+        ``end_from_trigger``, ``return_value`` (``None`` pushes the firewall), ``do_xcom_push``,
+        ``poll_growth`` and ``poll_cap``.
     """
 
     def __init__(self, *, name: str, enterprise_project_id: str | None = None, **kwargs: Any) -> None:

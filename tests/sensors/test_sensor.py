@@ -297,6 +297,8 @@ def test_running_defers_with_the_right_trigger_and_timeout(
         "end_from_trigger": airflow_version() < XCOM_AS_TEXT_SINCE,
         "return_value": None,
         "do_xcom_push": True,
+        "poll_growth": 0.0,
+        "poll_cap": 60.0,
     }
     assert_no_secrets(kwargs, repr(deferred.trigger))
 
