@@ -116,7 +116,7 @@ bench: $(STAMP)
 # its scheduler log (exit 1 if any); also worker starts, CPU and latency per wait. About 40 minutes.
 RACE_WAITS ?= 100
 race: $(STAMP)
-	$(BIN)/python -m benchmarks.waits --waits $(RACE_WAITS) $(RACE_ARGS)
+	$(BIN)/python -m tests.e2e.race_bench --waits $(RACE_WAITS) $(RACE_ARGS)
 
 # Re-resolve both lock files from their .in files (needs the package index), each for its leg's Python.
 lock:

@@ -7,28 +7,11 @@ Airflow's providers manager does) stays cheap.
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from airflow_provider_cfw.get_provider_info import __version__
 
-if TYPE_CHECKING:
-    from airflow_provider_cfw.core.errors import (
-        CfwApiError,
-        CfwAuthError,
-        CfwConfigError,
-        CfwConnectionError,
-        CfwError,
-        CfwJobNotFound,
-        CfwResponseError,
-    )
-    from airflow_provider_cfw.core.firewalls import CfwFirewall
-    from airflow_provider_cfw.core.models import CfwJob, CfwJobStatus
-    from airflow_provider_cfw.hooks.cfw import CfwHook
-    from airflow_provider_cfw.operators.cfw import CfwCreateFirewallOperator, CfwDeleteFirewallOperator
-    from airflow_provider_cfw.sensors.cfw import CfwJobSensor
-    from airflow_provider_cfw.triggers.cfw import CfwJobTrigger
-    from airflow_provider_cfw.triggers.firewall import CfwFirewallTrigger
-
+#: Every public name, and the one module that defines it.
 _EXPORTS = {
     "CfwHook": "airflow_provider_cfw.hooks.cfw",
     "CfwJobSensor": "airflow_provider_cfw.sensors.cfw",
@@ -46,27 +29,12 @@ _EXPORTS = {
     "CfwAuthError": "airflow_provider_cfw.core.errors",
     "CfwJobNotFound": "airflow_provider_cfw.core.errors",
     "CfwResponseError": "airflow_provider_cfw.core.errors",
+    "CfwThrottled": "airflow_provider_cfw.core.errors",
+    "CfwWaitTimeout": "airflow_provider_cfw.core.waits",
+    "CfwFirewallNameConflict": "airflow_provider_cfw.core.waits",
 }
 
-__all__ = [
-    "CfwApiError",
-    "CfwAuthError",
-    "CfwConfigError",
-    "CfwConnectionError",
-    "CfwCreateFirewallOperator",
-    "CfwDeleteFirewallOperator",
-    "CfwError",
-    "CfwFirewall",
-    "CfwFirewallTrigger",
-    "CfwHook",
-    "CfwJob",
-    "CfwJobNotFound",
-    "CfwJobSensor",
-    "CfwJobStatus",
-    "CfwJobTrigger",
-    "CfwResponseError",
-    "__version__",
-]
+__all__ = [*sorted(_EXPORTS), "__version__"]
 
 
 def __getattr__(name: str) -> Any:
@@ -74,3 +42,7 @@ def __getattr__(name: str) -> Any:
     if module is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     return getattr(importlib.import_module(module), name)
+
+
+def __dir__() -> list[str]:
+    return __all__

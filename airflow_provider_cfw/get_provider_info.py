@@ -76,6 +76,11 @@ CONN_FIELDS: dict[str, Any] = {
         "schema": {"type": ["integer", "null"], "minimum": 0, "maximum": 20},
         "description": "retries of transient failures after the first try; default 3 (0-20)",
     },
+    "max_calls_per_second": {
+        "label": "Max calls per second",
+        "schema": {"type": ["number", "null"], "exclusiveMinimum": 0},
+        "description": "cap on this credential's API calls per process; default: learnt from throttling",
+    },
 }
 
 

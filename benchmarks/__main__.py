@@ -1,6 +1,6 @@
 """``python -m benchmarks`` (``make bench``): the clients side by side, start-up cost, DAG parse cost.
 
-``BENCH_QUICK=1`` or ``--quick``: one size, plain HTTP, a few polls (about a minute).
+``BENCH_QUICK=1`` or ``--quick``: one size, plain HTTP, a few polls, 400 throttled waits (a few minutes).
 ``--write-docs``: write ``docs/performance.md`` from this run.
 """
 
@@ -21,6 +21,9 @@ from benchmarks.memory import code_size_kb, heap_cost, heap_table
 from benchmarks.parse_cost import measure_parse_cost
 from benchmarks.report import LABELS, environment, parse_table, results_tables, startup_table, targets_table
 from benchmarks.startup import measure_startup
+from benchmarks.throttled import run_matrix as run_throttled
+from benchmarks.throttled import table as throttled_table
+from benchmarks.throttled import targets as throttled_targets
 
 
 def _ints(text: str) -> list[int]:
@@ -53,6 +56,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--skip-calls", action="store_true", help="skip the Python calls per poll")
     parser.add_argument("--skip-heap", action="store_true", help="skip the Python heap per wait")
     parser.add_argument(
+        "--throttled", type=_ints, help="waits against a 50 calls/s account limit (default 400,2000)"
+    )
+    parser.add_argument("--skip-throttled", action="store_true", help="skip the throttled scenario")
+    parser.add_argument(
         "--provider-src", type=Path, help="measure the provider package from this source tree"
     )
     parser.add_argument("--json", type=Path, help="also write the raw figures here")
@@ -62,6 +69,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args.polls = args.polls or (5 if args.quick else 20)
     args.transports = (args.transports or ("http" if args.quick else "http,tls")).split(",")
     args.parse_samples = args.parse_samples or (3 if args.quick else 7)
+    args.throttled = args.throttled or ([400] if args.quick else [400, 2000])
     return args
 
 
@@ -158,6 +166,10 @@ def main(argv: list[str] | None = None) -> int:
             heaps = {kind: heap_cost(emu, kind, provider_src=provider_src) for kind in kinds}
         heap = heap_table(heaps, LABELS)
     code_kb = None if args.skip_heap else code_size_kb(provider_src)
+    throttled = None
+    if not args.skip_throttled:
+        print(f"Throttled: N={args.throttled} polling every 2 s against 50 calls/s", file=sys.stderr)
+        throttled = run_throttled(args.throttled, 2.0, 50.0)
 
     env = environment(command, str(provider_src) if provider_src else None)
     sections = [env, "", results_tables(results)]
@@ -172,6 +184,15 @@ def main(argv: list[str] | None = None) -> int:
     if parse is not None:
         sections += ["### DAG parse cost", "", parse_table(parse), ""]
     sections += ["### Against issue 12's targets", "", targets_table(results, parse), ""]
+    if throttled is not None:
+        sections += [
+            "### Against an account's API limit (50 calls/s; see docs/capacity.md)",
+            "",
+            throttled_table(throttled),
+            "",
+            throttled_targets(throttled),
+            "",
+        ]
     print("\n".join(sections))
     if args.json is not None:
         raw = {"runs": [_raw(r) for r in results], "startup": startup, "parse": parse and parse.__dict__}
@@ -190,7 +211,7 @@ def main(argv: list[str] | None = None) -> int:
             code_kb=code_kb,
         )
         path = ROOT / "docs" / "performance.md"
-        # The whole-wait figures come from a real Airflow stack (python -m benchmarks.waits): kept.
+        # The whole-wait figures come from a real Airflow stack (python -m tests.e2e.race_bench): kept.
         kept = current_section(path.read_text()) if path.exists() else None
         path.write_text(replace_section(page, kept) if kept else page)
         print("wrote docs/performance.md", file=sys.stderr)

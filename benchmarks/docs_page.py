@@ -10,8 +10,8 @@ from benchmarks.memory import N as HEAP_WAITS
 from benchmarks.parse_cost import ParseCost
 from benchmarks.report import parse_table, startup_table
 
-#: The section ``python -m benchmarks.waits --write-docs`` writes; ``make bench`` keeps it as it is.
-SECTION_START = "<!-- waits: written by python -m benchmarks.waits --write-docs -->"
+#: The section ``python -m tests.e2e.race_bench --write-docs`` writes; ``make bench`` keeps it as it is.
+SECTION_START = "<!-- waits: written by python -m tests.e2e.race_bench --write-docs -->"
 SECTION_END = "<!-- waits: end -->"
 
 _INTRO = """\

@@ -6,6 +6,9 @@ answers:
 - ``{"op": "setup", "jobs": [[job_id, polls], ...]}``: a fresh account (AK/SK, IAM user, project), a
   ready IAM token for the clients that send no signature, and each job scripted to answer ``Running``
   ``polls - 1`` times, then ``Success``; counters zeroed. Answers ``{"token": ...}``.
+- ``{"op": "timed", "jobs": [[job_id, seconds], ...], "rate_limit": calls}``: each job scripted to
+  answer ``Running`` until ``seconds`` from now, then ``Success``; the account limited to ``calls`` a
+  second (``null``: no limit); counters zeroed. Answers ``{"t0": now}`` (epoch seconds).
 - ``{"op": "zero"}``: the counters zeroed (a client has warmed up); answers this process's CPU seconds.
 - ``{"op": "collect"}``: the counters since the last setup or zero, and this process's CPU seconds.
 - ``{"op": "quit"}``.
@@ -35,6 +38,15 @@ def _setup(emu: CfwEmulator, jobs: list[list[Any]]) -> dict[str, Any]:
         emu.add_job(PROJECT, job_id, statuses=["Running"] * (int(polls) - 1) + ["Success"])
     emu.reset_stats()
     return {"token": token}
+
+
+def _timed(emu: CfwEmulator, jobs: list[list[Any]], rate_limit: float | None) -> dict[str, Any]:
+    t0 = time.time()
+    for job_id, seconds in jobs:
+        emu.add_job(PROJECT, job_id, statuses=[("Running", float(seconds)), ("Success", None)], begin_time=t0)
+    emu.set_rate_limit(rate_limit)
+    emu.reset_stats()
+    return {"t0": t0}
 
 
 def _collect(emu: CfwEmulator) -> dict[str, Any]:
@@ -67,6 +79,8 @@ def main(argv: list[str] | None = None) -> int:
                 break
             if command["op"] == "setup":
                 answer = _setup(emu, command["jobs"])
+            elif command["op"] == "timed":
+                answer = _timed(emu, command["jobs"], command.get("rate_limit"))
             elif command["op"] == "zero":
                 emu.reset_stats()
                 answer = {"cpu_s": time.process_time()}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 from collections.abc import Callable
@@ -105,3 +106,42 @@ def _fresh_connection_cache() -> None:
     from airflow_provider_cfw.hooks.connection_cache import ASYNC_CONNECTIONS
 
     ASYNC_CONNECTIONS.clear()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_rate_limiters() -> None:
+    # Each test starts with no limiter an earlier test's throttles taught (process-wide registry).
+    from airflow_provider_cfw.core.rate_limit import LIMITERS
+
+    LIMITERS.clear()
+
+
+class LimiterClock:
+    """The rate limiters' clock and sleeps (see ``core.rate_limit``): a sleep is recorded and moves the
+    clock, without waiting, so that a test counts the pauses and turns its calls were given."""
+
+    def __init__(self) -> None:
+        self.now = 1_000.0
+        self.sleeps: list[float] = []
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep_sync(self, delay: float) -> None:
+        self.sleeps.append(delay)
+        self.now += delay
+
+    async def sleep(self, delay: float) -> None:
+        self.sleep_sync(delay)
+        await asyncio.sleep(0)
+
+
+@pytest.fixture
+def limiter_clock(monkeypatch: pytest.MonkeyPatch) -> LimiterClock:
+    from airflow_provider_cfw.core import rate_limit
+
+    clock = LimiterClock()
+    monkeypatch.setattr(rate_limit, "_monotonic", clock.monotonic)
+    monkeypatch.setattr(rate_limit, "_sleep", clock.sleep)
+    monkeypatch.setattr(rate_limit, "_sync_sleep", clock.sleep_sync)
+    return clock

@@ -1,41 +1,44 @@
-"""The CFW client: authentication, project discovery, retries and the job call, sync and async.
+"""The CFW client: runs calls (:class:`~airflow_provider_cfw.core.calls.Call` values and plans), sync
+or async, with authentication, project discovery and retries.
 
-Both paths run the same steps built from the same pure pieces (request builders and parsers in
-:mod:`~airflow_provider_cfw.core.api`, the signer, the retry policy, the caches); only the transport
-and the kind of lock differ.
+Both paths run the same steps built from the same pure pieces (the calls, the signer, the retry
+policy, the caches); only the transport and the kind of lock differ.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
-import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass
-from functools import partial
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import aiohttp
 
-from airflow_provider_cfw.core import api
+from airflow_provider_cfw.core.calls import Call, Plan
 from airflow_provider_cfw.core.errors import CfwAuthError, CfwError
-from airflow_provider_cfw.core.firewall_calls import FirewallCalls
-from airflow_provider_cfw.core.http import HttpRequest, HttpResponse
-from airflow_provider_cfw.core.iam import PROJECTS, TOKENS, ProjectKey, TokenCache, TokenIdentity
-from airflow_provider_cfw.core.models import CfwJob, CfwTimes
+from airflow_provider_cfw.core.http import HttpRequest
+from airflow_provider_cfw.core.iam import (
+    PROJECTS,
+    TOKENS,
+    IamToken,
+    ProjectKey,
+    TokenCache,
+    TokenIdentity,
+    projects_call,
+    token_call,
+)
 from airflow_provider_cfw.core.retry import RetryPolicy
 from airflow_provider_cfw.core.scrub import scrub_error
 from airflow_provider_cfw.core.settings import AuthType, CfwSettings
 from airflow_provider_cfw.core.signing import RequestSigner, request_signer
 from airflow_provider_cfw.core.transport import SESSIONS, AsyncTransport
-from airflow_provider_cfw.core.validation import validate_job_id, validate_project_id
+from airflow_provider_cfw.core.validation import validate_project_id
 
 if TYPE_CHECKING:
     from airflow_provider_cfw.core.sync_transport import SyncTransport
 
-log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
@@ -47,24 +50,8 @@ async def _no_amask(secret: str) -> None:
     return None
 
 
-@dataclass(frozen=True)
-class _Call(Generic[T]):
-    """One logical call: its request, how to read the answer, and how to authenticate it."""
-
-    request: HttpRequest
-    parse: Callable[[HttpResponse], T]
-    project_id: str | None
-    auth: bool
-    #: May it run twice? If not (a create), a failure that may have reached the service is not retried.
-    idempotent: bool = True
-    #: AK/SK: all of the signing but the time, worked out once for every attempt (and every poll).
-    signer: RequestSigner | None = None
-
-
-class CfwClient(FirewallCalls):
-    """Talks to CFW and IAM for one set of :class:`CfwSettings`.
-
-    The firewall calls (create, delete, list) come from :class:`~airflow_provider_cfw.core.firewall_calls.FirewallCalls`.
+class CfwClient:
+    """Runs CFW and IAM calls for one set of :class:`CfwSettings`.
 
     :param settings: validated connection settings.
     :param mask: registers a derived secret (an IAM token) with the log masker, synchronously.
@@ -91,10 +78,10 @@ class CfwClient(FirewallCalls):
         self._retry_once_only = RetryPolicy(settings.max_retries, settings.retry_backoff, idempotent=False)
         self._sync: SyncTransport | None = None
         self.transport = AsyncTransport(settings)
-        # A trigger polls one job through a client of its own: the last job call, its signer included,
-        # is kept for the next poll and goes with the client at the end of the wait. (Caches keyed by job
-        # across the process kept every finished wait's until they filled.)
-        self._last_job: tuple[str, str, _Call[CfwJob]] | None = None
+        # A wait runs one call at every poll: its signer (all of the signing but the time) is kept for
+        # the next poll and goes with the client at the end of the wait. (Caches keyed by call across
+        # the process kept every finished wait's until they filled.)
+        self._last_signed: tuple[Call[Any], RequestSigner] | None = None
 
     # ---- shared, pure ---------------------------------------------------------------------------
 
@@ -126,81 +113,34 @@ class CfwClient(FirewallCalls):
             s.iam_endpoint, s.domain_name or "", s.user_name or "", s.password or "", scope
         )
 
-    def _call(
-        self,
-        request: HttpRequest,
-        parse: Callable[[HttpResponse], T],
-        *,
-        project_id: str | None,
-        auth: bool = True,
-        idempotent: bool = True,
-    ) -> _Call[T]:
-        aksk = self.settings.aksk
-        signer = request_signer(request, aksk, project_id=project_id) if auth and aksk is not None else None
-        return _Call(request, parse, project_id, auth, idempotent, signer)
-
-    def _token_call(self, identity: TokenIdentity) -> _Call[api.IamToken]:
-        kind, value = identity.scope
+    def _token_call(self, identity: TokenIdentity) -> Call[IamToken]:
         s = self.settings
-        request = api.token_request(
+        return token_call(
             s.iam_endpoint,
             domain_name=s.domain_name or "",
             user_name=s.user_name or "",
             password=s.password or "",
-            project_id=value if kind == "id" else None,
-            project_name=value if kind == "name" else None,
-        )
-        return self._call(request, api.parse_token_response, project_id=None, auth=False)
-
-    def _job_call(self, job_id: str, project_id: str) -> _Call[CfwJob]:
-        last = self._last_job
-        if last is not None and last[0] == job_id and last[1] == project_id:
-            return last[2]
-        request = api.job_request(self.settings.endpoint, project_id, job_id)
-        parse = partial(api.parse_job_response, times=CfwTimes())
-        call = self._call(request, parse, project_id=project_id)
-        self._last_job = (job_id, project_id, call)
-        return call
-
-    def _projects_call(self) -> _Call[str]:
-        region = self.settings.region or ""
-        return self._call(
-            api.projects_request(self.settings.iam_endpoint, region),
-            lambda response: api.parse_projects_response(response, region),
-            project_id=None,
+            scope=identity.scope,
         )
 
-    def _api_call(
-        self,
-        method: str,
-        path: str,
-        project_id: str,
-        *,
-        params: Mapping[str, object] | None,
-        json: object,
-        idempotent: bool | None,
-    ) -> _Call[dict[str, Any]]:
-        """``method`` and ``path`` already validated (:func:`api.validate_method`, :func:`api.validate_path`)."""
-        resolved = api.resolve_path(path, project_id)
-        return self._call(
-            api.api_request(self.settings.endpoint, method, resolved, params=params, body=json),
-            api.json_body,
-            project_id=project_id,
-            idempotent=method in api.IDEMPOTENT_METHODS if idempotent is None else idempotent,
-        )
-
-    def _retry_for(self, call: _Call[T]) -> RetryPolicy:
+    def _retry_for(self, call: Call[T]) -> RetryPolicy:
         return self._retry if call.idempotent else self._retry_once_only
 
-    def _prepared(self, call: _Call[T], token: str | None) -> HttpRequest:
+    def _prepared(self, call: Call[T], token: str | None) -> HttpRequest:
         """The call's request, signed (AK/SK) or carrying the token, unless it is an unauthenticated one."""
-        if call.signer is not None:
-            return call.signer.sign()
         if not call.auth:
             return call.request
-        return call.request.with_headers({"X-Auth-Token": token or ""})
+        aksk = self.settings.aksk
+        if aksk is None:
+            return call.request.with_headers({"X-Auth-Token": token or ""})
+        last = self._last_signed
+        if last is not None and last[0] is call:
+            return last[1].sign()
+        signer = request_signer(call.request, aksk, project_id=call.project_id)
+        self._last_signed = (call, signer)
+        return signer.sign()
 
-    def _remember_project(self, token: api.IamToken, identity: TokenIdentity) -> None:
+    def _remember_project(self, token: IamToken, identity: TokenIdentity) -> None:
         if identity.scope[0] == "name" and token.project_id:
             self._projects.setdefault(self._project_key(), token.project_id)
 
@@ -219,35 +159,28 @@ class CfwClient(FirewallCalls):
             self._sync = SyncTransport(self.settings)
         return self._sync
 
-    def get_job(self, job_id: str, project_id: str | None = None) -> CfwJob:
-        job_id = validate_job_id(job_id)
-        project = self._known_project(project_id) or self.project_id()
-        return self._run(self._job_call(job_id, project))
+    def run(self, work: Call[T] | Plan[T]) -> T:
+        """Run a call, or every call of a plan, in this thread; the parsed answer."""
+        if isinstance(work, Call):
+            return self._run(work)
+        try:
+            call = next(work)
+            while True:
+                call = work.send(self._run(call))
+        except StopIteration as done:
+            result: T = done.value
+            return result
 
-    def request(
-        self,
-        method: str,
-        path: str,
-        *,
-        params: Mapping[str, object] | None = None,
-        json: object = None,
-        project_id: str | None = None,
-        idempotent: bool | None = None,
-    ) -> dict[str, Any]:
-        """Any CFW call, signed like the others; see :meth:`CfwHook.request`."""
-        verb, path, json = api.validate_method(method), api.validate_path(path), api.validate_json(json)
-        project = self._known_project(project_id) or self.project_id()
-        return self._run(self._api_call(verb, path, project, params=params, json=json, idempotent=idempotent))
-
-    def project_id(self) -> str:
-        known = self._known_project(None)
+    def project_id(self, project_id: str | None = None) -> str:
+        """``project_id`` checked, or the connection's, or the one discovered for its region."""
+        known = self._known_project(project_id)
         if known is not None:
             return known
         if self._uses_iam_password:
             identity = self._token_identity(None)
             self._token(identity)
             return self._projects[self._project_key()]
-        project = self._run(self._projects_call())
+        project = self._run(projects_call(self.settings.iam_endpoint, self.settings.region or ""))
         return self._projects.setdefault(self._project_key(), project)
 
     def _token(self, identity: TokenIdentity) -> str:
@@ -263,7 +196,7 @@ class CfwClient(FirewallCalls):
                 self._remember_project(cached, identity)
             return cached.value
 
-    def _run(self, call: _Call[T]) -> T:
+    def _run(self, call: Call[T]) -> T:
         attempt = 1
         while True:
             try:
@@ -279,7 +212,7 @@ class CfwClient(FirewallCalls):
             time.sleep(delay)
             attempt += 1
 
-    def _once_with_token(self, call: _Call[T]) -> T:
+    def _once_with_token(self, call: Call[T]) -> T:
         identity = self._token_identity(call.project_id)
         token = self._token(identity)
         try:
@@ -303,35 +236,27 @@ class CfwClient(FirewallCalls):
         """A lease on the running loop's shared HTTP pool: it stays open while any lease is held."""
         return SESSIONS.lease()
 
-    async def aget_job(self, job_id: str, project_id: str | None = None) -> CfwJob:
-        job_id = validate_job_id(job_id)
-        project = self._known_project(project_id) or await self.aproject_id()
-        return await self._arun(self._job_call(job_id, project))
+    async def arun(self, work: Call[T] | Plan[T]) -> T:
+        """The natively async :meth:`run`: no thread, one pool per event loop."""
+        if isinstance(work, Call):
+            return await self._arun(work)
+        try:
+            call = next(work)
+            while True:
+                call = work.send(await self._arun(call))
+        except StopIteration as done:
+            result: T = done.value
+            return result
 
-    async def arequest(
-        self,
-        method: str,
-        path: str,
-        *,
-        params: Mapping[str, object] | None = None,
-        json: object = None,
-        project_id: str | None = None,
-        idempotent: bool | None = None,
-    ) -> dict[str, Any]:
-        verb, path, json = api.validate_method(method), api.validate_path(path), api.validate_json(json)
-        project = self._known_project(project_id) or await self.aproject_id()
-        return await self._arun(
-            self._api_call(verb, path, project, params=params, json=json, idempotent=idempotent)
-        )
-
-    async def aproject_id(self) -> str:
-        known = self._known_project(None)
+    async def aproject_id(self, project_id: str | None = None) -> str:
+        """The natively async :meth:`project_id`."""
+        known = self._known_project(project_id)
         if known is not None:
             return known
         if self._uses_iam_password:
             await self._atoken(self._token_identity(None))
             return self._projects[self._project_key()]
-        project = await self._arun(self._projects_call())
+        project = await self._arun(projects_call(self.settings.iam_endpoint, self.settings.region or ""))
         return self._projects.setdefault(self._project_key(), project)
 
     async def _atoken(self, identity: TokenIdentity) -> str:
@@ -347,7 +272,7 @@ class CfwClient(FirewallCalls):
                 self._remember_project(cached, identity)
             return cached.value
 
-    async def _arun(self, call: _Call[T]) -> T:
+    async def _arun(self, call: Call[T]) -> T:
         attempt = 1
         while True:
             try:
@@ -364,7 +289,7 @@ class CfwClient(FirewallCalls):
             await asyncio.sleep(delay)
             attempt += 1
 
-    async def _aonce_with_token(self, call: _Call[T]) -> T:
+    async def _aonce_with_token(self, call: Call[T]) -> T:
         identity = self._token_identity(call.project_id)
         token = await self._atoken(identity)
         try:

@@ -14,7 +14,9 @@ if TYPE_CHECKING:
     from airflow_provider_cfw.core.http import HttpResponse
 
 #: Error codes that mean "try again later" whatever the HTTP status (CFW answers 400 for most).
-RETRYABLE_ERROR_CODES = frozenset({"APIGW.0308", "CFW.00109004", "CFW.00200023"})
+RETRYABLE_ERROR_CODES = frozenset({"APIGW.0308", "APIG.0308", "CFW.00109004", "CFW.00200023"})
+#: The API gateway's "throttling threshold reached" (Huawei writes both).
+THROTTLE_ERROR_CODES = frozenset({"APIGW.0308", "APIG.0308"})
 RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
 JOB_NOT_FOUND_CODE = "CFW.00200005"
 #: Longest ``Retry-After`` we honour; a larger one is capped rather than stalling a task for hours.
@@ -130,6 +132,14 @@ class CfwJobNotFound(CfwApiError):
     """``CFW.00200005``: the job does not exist in this project (or is not visible yet)."""
 
 
+class CfwThrottled(CfwApiError):
+    """HTTP 429, or the gateway's ``APIGW.0308``: the account's API rate limit was reached.
+
+    The identity's rate limiter (:mod:`~airflow_provider_cfw.core.rate_limit`) retries throttled calls
+    in turn; this is raised when one stays throttled through all of those retries.
+    """
+
+
 class CfwResponseError(CfwApiError):
     """A 2xx answer whose body is not what the API documents (no JSON, no ``data``, no status)."""
 
@@ -242,6 +252,8 @@ def error_from_response(response: HttpResponse) -> CfwApiError:
         return CfwJobNotFound(response.status, code, message, **kwargs)
     if response.status in (401, 403):
         return CfwAuthError(response.status, code, message, **kwargs)
+    if response.status == 429 or code in THROTTLE_ERROR_CODES:
+        return CfwThrottled(response.status, code, message, **kwargs)
     return CfwApiError(response.status, code, message, **kwargs)
 
 

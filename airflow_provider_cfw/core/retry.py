@@ -13,6 +13,7 @@ import random
 from dataclasses import dataclass
 
 from airflow_provider_cfw.core.errors import CfwApiError, is_retryable, is_safe_to_resend
+from airflow_provider_cfw.core.rate_limit import is_paced_throttle
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +41,8 @@ class RetryPolicy:
         Logs the retry (the error's text is built from status, code, message and request id: no secrets).
         """
         worth_it = is_retryable(error) if self.idempotent else is_safe_to_resend(error)
-        if attempt > self.max_retries or not worth_it:
+        # A throttle its rate limiter already sent again in turn, a few times, is not retried twice.
+        if attempt > self.max_retries or not worth_it or is_paced_throttle(error):
             return None
         wait = min(self.backoff * 2 ** (attempt - 1), MAX_BACKOFF_SECONDS)
         wait += random.uniform(0, self.backoff)  # noqa: S311 - jitter, not cryptography

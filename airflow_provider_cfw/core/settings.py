@@ -47,6 +47,7 @@ EXTRA_KEYS = (
     "timeout",
     "max_retries",
     "retry_backoff",
+    "max_calls_per_second",
 )
 
 
@@ -79,6 +80,9 @@ class CfwSettings:
     :param timeout: (connect, read) seconds.
     :param max_retries: retries after the first try for transient failures.
     :param retry_backoff: the first retry's base wait in seconds (doubles each time, with jitter).
+    :param max_calls_per_second: at most this many calls a second from this process with this
+        credential, region and endpoint (:mod:`~airflow_provider_cfw.core.rate_limit`); ``None``: as many
+        as the gateway allows, learnt from its throttling answers.
     """
 
     conn_id: str
@@ -98,6 +102,7 @@ class CfwSettings:
     timeout: tuple[float, float] = DEFAULT_TIMEOUT
     max_retries: int = DEFAULT_MAX_RETRIES
     retry_backoff: float = DEFAULT_RETRY_BACKOFF
+    max_calls_per_second: float | None = None
 
     def proxy_for(self, url: str) -> str | None:
         """The proxy for a request to ``url``: the route of the endpoint it starts with, if any."""
@@ -173,6 +178,7 @@ class CfwSettings:
             "timeout": _timeout(fields, timeout),
             "max_retries": _max_retries(fields, max_retries),
             "retry_backoff": fields.number("retry_backoff", DEFAULT_RETRY_BACKOFF, minimum=0.0),
+            "max_calls_per_second": fields.optional_number("max_calls_per_second", above=0.0),
         }
         if auth_type is AuthType.AKSK:
             ak = fields.required_text(login, "login", "the Access Key (AK)")
@@ -259,6 +265,14 @@ class _Fields:
             bound = f"greater than {minimum}" if above else f"at least {minimum}"
             raise self.error(f"extra.{name}", f"a number {bound}", raw)
         return value
+
+    def optional_number(self, name: str, *, above: float) -> float | None:
+        """An optional number greater than ``above``; ``None`` when the extra is absent or empty."""
+        if self.extra.get(name) in (None, ""):
+            return None
+        if isinstance(self.extra[name], bool):
+            raise self.error(f"extra.{name}", f"a number greater than {above:g}", self.extra[name])
+        return self.number(name, above, minimum=above, above=True)
 
     def optional_text(self, name: str) -> str | None:
         raw = self.extra.get(name)

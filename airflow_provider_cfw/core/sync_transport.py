@@ -13,8 +13,9 @@ import urllib3.exceptions
 from requests.adapters import HTTPAdapter
 
 from airflow_provider_cfw.core.errors import CfwConfigError
-from airflow_provider_cfw.core.failures import FailureKinds, connection_error
 from airflow_provider_cfw.core.http import HttpRequest, HttpResponse
+from airflow_provider_cfw.core.rate_limit import LIMITERS
+from airflow_provider_cfw.core.transport_failures import FailureKinds, connection_error
 
 if TYPE_CHECKING:
     from airflow_provider_cfw.core.settings import CfwSettings
@@ -60,8 +61,17 @@ class SyncTransport:
         adapter = HTTPAdapter(pool_connections=SYNC_POOL_SIZE, pool_maxsize=SYNC_POOL_SIZE, max_retries=0)
         self._session.mount("https://", adapter)
         self._session.mount("http://", adapter)
+        # The same limiters as the process's async clients of this credential (see rate_limit).
+        self._limiters = LIMITERS.for_settings(settings)
 
     def send(self, request: HttpRequest) -> HttpResponse:
+        """Send in the turn the identity's rate limiter gives (throttled answers sent again, in turn)."""
+        for base, limiter in self._limiters:
+            if request.url.startswith(base):
+                return limiter.send_sync(self._send, request)
+        return self._send(request)
+
+    def _send(self, request: HttpRequest) -> HttpResponse:
         try:
             response = self._session.request(
                 request.method,

@@ -21,8 +21,9 @@ import aiohttp
 from yarl import URL
 
 from airflow_provider_cfw.core.errors import CfwConfigError
-from airflow_provider_cfw.core.failures import FailureKinds, connection_error
 from airflow_provider_cfw.core.http import HttpRequest, HttpResponse
+from airflow_provider_cfw.core.rate_limit import LIMITERS, MAX_THROTTLED_RETRIES, throttle_of
+from airflow_provider_cfw.core.transport_failures import FailureKinds, connection_error
 
 if TYPE_CHECKING:
     from airflow_provider_cfw.core.settings import CfwSettings
@@ -120,6 +121,8 @@ class AsyncTransport:
             verify if isinstance(verify, bool) else _SSL_CONTEXTS.get(verify)
         )
         self._last_url: tuple[str, URL] | None = None
+        # The process's limiters of this credential's CFW and IAM endpoints, shared with every other client.
+        self._limiters = LIMITERS.for_settings(settings)
 
     def _wire_url(self, url: str) -> URL:
         # A trigger's client (and transport) polls one URL for its whole wait: parse it once, keep it for
@@ -140,25 +143,45 @@ class AsyncTransport:
         return self._ssl
 
     async def send(self, request: HttpRequest) -> HttpResponse:
+        """Send in the turn the identity's rate limiter gives; a throttled answer is sent again in turn
+        (:mod:`~airflow_provider_cfw.core.rate_limit`). Inline rather than a wrapper: every poll runs it."""
         session = _LEASED.get()
         if session is None or session.closed:
             # Not inside a lease (a one-off call): take one for this request, which then finds it.
             async with self._registry.lease():
                 return await self.send(request)
-        ssl_option = self._ssl if self._ssl is not None else await self._ssl_option()
-        try:
-            async with session.request(
-                request.method,
-                self._wire_url(request.url),
-                headers=request.headers,
-                data=request.body or None,
-                timeout=self._timeout,
-                ssl=ssl_option,
-                proxy=self._settings.proxy_for(request.url),
-                allow_redirects=False,
-            ) as response:
-                body = await response.read()
-                return HttpResponse(response.status, response.headers, body)
-        except (aiohttp.ClientError, TimeoutError, OSError) as err:
-            sent = not isinstance(err, _NOT_SENT)
-            raise connection_error(request, err, self._settings, AIOHTTP_FAILURES, sent=sent) from None
+        limiter = None
+        for base, candidate in self._limiters:
+            if request.url.startswith(base):
+                limiter = candidate
+                break
+        throttled = 0
+        while True:
+            sent_at = 0.0
+            if limiter is not None:
+                sent_at, delay, generation = limiter.take_turn()
+                if delay > 0:
+                    sent_at = await limiter.wait_turn(delay, generation)
+            ssl_option = self._ssl if self._ssl is not None else await self._ssl_option()
+            try:
+                async with session.request(
+                    request.method,
+                    self._wire_url(request.url),
+                    headers=request.headers,
+                    data=request.body or None,
+                    timeout=self._timeout,
+                    ssl=ssl_option,
+                    proxy=self._settings.proxy_for(request.url),
+                    allow_redirects=False,
+                ) as response:
+                    answer = HttpResponse(response.status, response.headers, await response.read())
+            except (aiohttp.ClientError, TimeoutError, OSError) as err:
+                sent = not isinstance(err, _NOT_SENT)
+                raise connection_error(request, err, self._settings, AIOHTTP_FAILURES, sent=sent) from None
+            if limiter is None or answer.status < 400:
+                return answer
+            throttle = throttle_of(answer)
+            if throttle is None or throttled == MAX_THROTTLED_RETRIES:
+                return answer
+            limiter.report(sent_at, throttle)
+            throttled += 1

@@ -3,17 +3,44 @@ natively async."""
 
 from __future__ import annotations
 
+import time
 import uuid
 from contextlib import AbstractAsyncContextManager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from airflow.providers.common.compat.connection import get_async_connection, get_async_extra_dejson
 from airflow.providers.common.compat.sdk import BaseHook, mask_secret
 
+from airflow_provider_cfw.core.calls import any_call, validate_json, validate_method, validate_path
 from airflow_provider_cfw.core.client import CfwClient
 from airflow_provider_cfw.core.errors import CfwConfigError, CfwError, CfwJobNotFound
-from airflow_provider_cfw.core.firewalls import LIST_PAGE_MAX, create_firewall_body, validate_client_token
+from airflow_provider_cfw.core.firewalls import (
+    LIST_PAGE_MAX,
+    create_call,
+    create_firewall_body,
+    delete_call,
+    list_plan,
+    validate_client_token,
+    validate_enterprise_project_id,
+    validate_firewall_id,
+    validate_firewall_name,
+    validate_list_arguments,
+)
+from airflow_provider_cfw.core.jobs import job_call
+from airflow_provider_cfw.core.poll_schedule import PollSchedule
 from airflow_provider_cfw.core.settings import CfwSettings
+from airflow_provider_cfw.core.validation import validate_job_id
+from airflow_provider_cfw.core.waits import (
+    DEFAULT_MAX_TRANSIENT_ERRORS,
+    JOB_NOT_FOUND_GRACE_SECONDS,
+    FirewallGoal,
+    FirewallWait,
+    JobWait,
+    Reading,
+    WaitKind,
+    WaitPace,
+    firewall_outcome,
+)
 from airflow_provider_cfw.get_provider_info import UI_FIELD_BEHAVIOUR
 from airflow_provider_cfw.hooks.connection_cache import ASYNC_CONNECTIONS, ConnectionFields
 
@@ -24,6 +51,10 @@ if TYPE_CHECKING:
 
     from airflow_provider_cfw.core.firewalls import CfwFirewall, CreatedFirewall, DeletedFirewall
     from airflow_provider_cfw.core.models import CfwJob
+
+T = TypeVar("T")
+# Looked up at each call, so that tests can observe the pauses without waiting.
+_sleep = time.sleep
 
 
 async def _amask_secret(secret: str | list[Any]) -> None:
@@ -65,6 +96,20 @@ def _check_parsed(conn_id: str, conn: Any) -> None:
             "'huaweicloud-cfw://' spelled with a hyphen (a URI scheme cannot contain '_': Airflow read "
             "neither the connection type nor the login from 'huaweicloud_cfw://')",
         )
+
+
+def _firewall_target(
+    name: str | None, firewall_id: str | None, enterprise_project_id: str | None
+) -> dict[str, Any]:
+    """Exactly one of ``name`` and ``firewall_id``, checked, with the enterprise project."""
+    if (name is None) == (firewall_id is None):
+        got = "both" if name is not None else "neither"
+        raise CfwConfigError("firewall_id or name", "exactly one of firewall_id and name", got=got)
+    return {
+        "name": None if name is None else validate_firewall_name(name),
+        "firewall_id": None if firewall_id is None else validate_firewall_id(firewall_id),
+        "enterprise_project_id": validate_enterprise_project_id(enterprise_project_id),
+    }
 
 
 class CfwHook(BaseHook):
@@ -173,12 +218,132 @@ class CfwHook(BaseHook):
         :raises CfwJobNotFound: no such job in the project.
         :raises CfwApiError: any other error answer that retries did not cure.
         """
-        return self.client.get_job(job_id, project_id)
+        job_id = validate_job_id(job_id)
+        client = self.client
+        return client.run(job_call(client.settings.endpoint, client.project_id(project_id), job_id))
 
     async def aget_job(self, job_id: str, project_id: str | None = None) -> CfwJob:
         """The natively async :meth:`get_job`, for triggers: no thread per call, one pool per loop."""
+        job_id = validate_job_id(job_id)
         client = await self.aclient()
-        return await client.aget_job(job_id, project_id)
+        return await client.arun(
+            job_call(client.settings.endpoint, await client.aproject_id(project_id), job_id)
+        )
+
+    # ---- waits ----------------------------------------------------------------------------------------
+
+    def wait(
+        self,
+        kind: WaitKind[T],
+        *,
+        poll_interval: float,
+        timeout: float | None,
+        max_transient_errors: int = DEFAULT_MAX_TRANSIENT_ERRORS,
+        not_found_deadline: float | None = None,
+        project_id: str | None = None,
+        poll_growth: float = 0.0,
+    ) -> Reading[T]:
+        """Poll until ``kind`` ends, in this thread: the sync loop over the one wait definition
+        (:mod:`~airflow_provider_cfw.core.waits`; the triggerer's loop is
+        :class:`~airflow_provider_cfw.triggers.base.CfwPollingTrigger`).
+
+        :param kind: what to wait for (:class:`~airflow_provider_cfw.core.waits.JobWait`,
+            :class:`~airflow_provider_cfw.core.waits.FirewallWait`).
+        :param poll_interval: seconds between polls.
+        :param timeout: seconds before :class:`~airflow_provider_cfw.core.waits.CfwWaitTimeout`.
+        :param max_transient_errors: failed polls in a row tolerated (each after the retries).
+        :param not_found_deadline: wall-clock time until which "not visible yet" is waited on.
+        :param project_id: overrides the hook's and connection's project.
+        :param poll_growth: once the wait has run long, pause this share of the time waited (up to
+            a minute) instead of ``poll_interval``; ``0``: every pause is ``poll_interval``.
+        :returns: the last reading: its outcome is ``SUCCESS`` or ``FAILED``.
+        :raises CfwError: the error that ended the wait.
+        """
+        client = self.client
+        project = client.project_id(project_id)
+        pace = WaitPace(
+            kind,
+            self.log,
+            poll_interval=poll_interval,
+            max_transient_errors=max_transient_errors,
+            not_found_deadline=not_found_deadline,
+            timeout=timeout,
+            schedule=PollSchedule(poll_interval, poll_growth) if poll_growth else None,
+        )
+        while True:
+            try:
+                step = pace.after(client.run(kind.poll(client.settings.endpoint, project)))
+            except CfwError as err:
+                step = pace.after_error(err)
+            if step.reading is not None:
+                return step.reading
+            if step.error is not None:
+                raise step.error
+            _sleep(step.delay)
+
+    def wait_for_job(
+        self,
+        job_id: str,
+        *,
+        poll_interval: float = 10.0,
+        timeout: float | None = 60 * 60,
+        not_found_grace_period: float = JOB_NOT_FOUND_GRACE_SECONDS,
+        project_id: str | None = None,
+        poll_growth: float = 0.0,
+    ) -> CfwJob:
+        """Wait in this thread until a job succeeds or fails; the final job (check its ``status``).
+
+        :param job_id: the job id CFW returned.
+        :param poll_interval: seconds between polls.
+        :param timeout: seconds before :class:`~airflow_provider_cfw.core.waits.CfwWaitTimeout`.
+        :param not_found_grace_period: seconds a new job may be invisible before not found is believed.
+        :param project_id: overrides the hook's and connection's project.
+        :param poll_growth: see :meth:`wait`.
+        :raises CfwJobNotFound: the job was still not found after the grace period.
+        """
+        reading = self.wait(
+            JobWait(validate_job_id(job_id)),
+            poll_interval=poll_interval,
+            timeout=timeout,
+            not_found_deadline=time.time() + not_found_grace_period,
+            project_id=project_id,
+            poll_growth=poll_growth,
+        )
+        return reading.value
+
+    def wait_for_firewall(
+        self,
+        goal: FirewallGoal | str,
+        *,
+        name: str | None = None,
+        firewall_id: str | None = None,
+        enterprise_project_id: str | None = None,
+        poll_interval: float = 10.0,
+        timeout: float | None = 60 * 60,
+        project_id: str | None = None,
+        poll_growth: float = 0.0,
+    ) -> Reading[CfwFirewall | None]:
+        """Wait in this thread until the firewall called ``name`` (or with ``firewall_id``) reaches ``goal``.
+
+        :param goal: ``running`` (running, or ``FAILED`` when create failed), ``settled`` (neither
+            creating nor deleting, or gone) or ``listed``.
+        :param name: the firewall's exact name.
+        :param firewall_id: the firewall's id, instead of ``name``.
+        :param enterprise_project_id: look only in this enterprise project.
+        :param poll_interval: seconds between polls.
+        :param timeout: seconds before :class:`~airflow_provider_cfw.core.waits.CfwWaitTimeout`.
+        :param project_id: overrides the hook's and connection's project.
+        :param poll_growth: see :meth:`wait`.
+        :returns: the last reading: its ``value`` is the firewall (``None``: gone).
+        :raises CfwFirewallNameConflict: several firewalls have the name.
+        """
+        kind = FirewallWait(
+            FirewallGoal(goal),
+            **_firewall_target(name, firewall_id, enterprise_project_id),
+        )
+        return self.wait(
+            kind, poll_interval=poll_interval, timeout=timeout, project_id=project_id, poll_growth=poll_growth
+        )
 
     # ---- firewalls ----------------------------------------------------------------------------------
 
@@ -197,7 +362,7 @@ class CfwHook(BaseHook):
 
         Never sent twice by the hook's own retries: after a failure that may have reached CFW (a
         timeout, a reset after sending, a 502/504) the error is raised, and the caller should look the
-        name up (:meth:`list_firewalls`) before trying again, as :class:`CfwCreateFirewallOperator` does.
+        name up (:meth:`find_firewall`) before trying again, as :class:`CfwCreateFirewallOperator` does.
         Sending the same ``client_token`` again is safe on top of that: CFW answers a repeated
         ``X-Client-Token`` with the first answer and creates nothing, even when the new firewall is
         not listed yet. The operator derives one per task instance; used directly, pass your own
@@ -224,7 +389,8 @@ class CfwHook(BaseHook):
             tags=tags,
         )
         token = None if client_token is None else validate_client_token(client_token)
-        return self.client.create_firewall(body, project_id, token)
+        client = self.client
+        return client.run(create_call(client.settings.endpoint, client.project_id(project_id), body, token))
 
     async def acreate_firewall(
         self,
@@ -247,7 +413,8 @@ class CfwHook(BaseHook):
         )
         token = None if client_token is None else validate_client_token(client_token)
         client = await self.aclient()
-        return await client.acreate_firewall(body, project_id, token)
+        project = await client.aproject_id(project_id)
+        return await client.arun(create_call(client.settings.endpoint, project, body, token))
 
     def delete_firewall(self, firewall_id: str, project_id: str | None = None) -> DeletedFirewall:
         """Delete a (pay-per-use) firewall (DeleteFirewall); returns the deletion job id.
@@ -256,12 +423,16 @@ class CfwHook(BaseHook):
         :param project_id: overrides the hook's and connection's project.
         :raises CfwApiError: ``CFW.00200005`` when no such firewall exists.
         """
-        return self.client.delete_firewall(firewall_id, project_id)
+        firewall_id = validate_firewall_id(firewall_id)
+        client = self.client
+        return client.run(delete_call(client.settings.endpoint, client.project_id(project_id), firewall_id))
 
     async def adelete_firewall(self, firewall_id: str, project_id: str | None = None) -> DeletedFirewall:
         """The natively async :meth:`delete_firewall`."""
+        firewall_id = validate_firewall_id(firewall_id)
         client = await self.aclient()
-        return await client.adelete_firewall(firewall_id, project_id)
+        project = await client.aproject_id(project_id)
+        return await client.arun(delete_call(client.settings.endpoint, project, firewall_id))
 
     def list_firewalls(
         self,
@@ -274,14 +445,21 @@ class CfwHook(BaseHook):
         """Every firewall matching ``key_word`` (ListFirewallList), following the pages.
 
         :param key_word: part of a name or an id (CFW matches substrings: filter on ``name`` for an
-            exact match); ``None`` lists them all.
+            exact match, or use :meth:`find_firewall`); ``None`` lists them all.
         :param enterprise_project_id: only this enterprise project's firewalls.
         :param page_size: firewalls per request (1-1024).
         :param project_id: overrides the hook's and connection's project.
         """
-        return self.client.list_firewalls(
-            key_word, enterprise_project_id=enterprise_project_id, page_size=page_size, project_id=project_id
+        validate_list_arguments(key_word, page_size, enterprise_project_id)
+        client = self.client
+        plan = list_plan(
+            client.settings.endpoint,
+            client.project_id(project_id),
+            key_word=key_word,
+            page_size=page_size,
+            enterprise_project_id=enterprise_project_id,
         )
+        return client.run(plan)
 
     async def alist_firewalls(
         self,
@@ -292,10 +470,41 @@ class CfwHook(BaseHook):
         project_id: str | None = None,
     ) -> list[CfwFirewall]:
         """The natively async :meth:`list_firewalls`."""
+        validate_list_arguments(key_word, page_size, enterprise_project_id)
         client = await self.aclient()
-        return await client.alist_firewalls(
-            key_word, enterprise_project_id=enterprise_project_id, page_size=page_size, project_id=project_id
+        plan = list_plan(
+            client.settings.endpoint,
+            await client.aproject_id(project_id),
+            key_word=key_word,
+            page_size=page_size,
+            enterprise_project_id=enterprise_project_id,
         )
+        return await client.arun(plan)
+
+    def find_firewall(
+        self,
+        *,
+        name: str | None = None,
+        firewall_id: str | None = None,
+        enterprise_project_id: str | None = None,
+        project_id: str | None = None,
+    ) -> CfwFirewall | None:
+        """The one firewall called exactly ``name`` (or with exactly ``firewall_id``); deleted ones
+        (status 4) left out; ``None`` if there is none.
+
+        :param name: the firewall's exact name.
+        :param firewall_id: the firewall's id, instead of ``name``.
+        :param enterprise_project_id: with ``name``: look only in this enterprise project.
+        :param project_id: overrides the hook's and connection's project.
+        :raises CfwFirewallNameConflict: several firewalls have the name.
+        """
+        target = _firewall_target(name, firewall_id, enterprise_project_id)
+        listed = self.list_firewalls(
+            target["name"] or target["firewall_id"],
+            enterprise_project_id=target["enterprise_project_id"],
+            project_id=project_id,
+        )
+        return firewall_outcome(listed, FirewallGoal.LISTED, name=name, firewall_id=firewall_id).value
 
     # ---- any call -----------------------------------------------------------------------------------
 
@@ -330,9 +539,18 @@ class CfwHook(BaseHook):
             any transient failure, POST and PATCH only after failures that prove they did not arrive.
         :raises CfwConfigError: bad method or path, before any request.
         """
-        return self.client.request(
-            method, path, params=params, json=json, project_id=project_id, idempotent=idempotent
+        verb, path, json = validate_method(method), validate_path(path), validate_json(json)
+        client = self.client
+        call = any_call(
+            client.settings.endpoint,
+            client.project_id(project_id),
+            verb,
+            path,
+            params=params,
+            json=json,
+            idempotent=idempotent,
         )
+        return client.run(call)
 
     async def arequest(
         self,
@@ -345,10 +563,18 @@ class CfwHook(BaseHook):
         idempotent: bool | None = None,
     ) -> dict[str, Any]:
         """The natively async :meth:`request`."""
+        verb, path, json = validate_method(method), validate_path(path), validate_json(json)
         client = await self.aclient()
-        return await client.arequest(
-            method, path, params=params, json=json, project_id=project_id, idempotent=idempotent
+        call = any_call(
+            client.settings.endpoint,
+            await client.aproject_id(project_id),
+            verb,
+            path,
+            params=params,
+            json=json,
+            idempotent=idempotent,
         )
+        return await client.arun(call)
 
     def async_session(self) -> AbstractAsyncContextManager[aiohttp.ClientSession]:
         """Keep the event loop's shared HTTP pool open while the block runs (around a whole wait)."""
@@ -358,7 +584,7 @@ class CfwHook(BaseHook):
         """Prove the credentials and project with one List Job Status call for a random job id."""
         try:
             project_id = self.client.project_id()
-            self.client.get_job(str(uuid.uuid4()))
+            self.get_job(str(uuid.uuid4()))
         except CfwJobNotFound:
             return True, f"Connection works: CFW accepted the credentials for project {project_id}."
         except CfwError as err:

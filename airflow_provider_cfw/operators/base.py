@@ -1,38 +1,46 @@
-"""What the firewall operators share: the hook, the look-ups, and waiting for a job or a firewall in the
-worker or on the triggerer."""
+"""What the firewall operators share: their arguments, the hook, the look-ups, and waiting for a job or
+a firewall in the worker (the hook's waits) or on the triggerer (deferred, resumed here)."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import timedelta
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
-from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException, BaseOperator
+from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException, BaseOperator, conf
 
-from airflow_provider_cfw.core.errors import JOB_NOT_FOUND_CODE, CfwApiError, CfwConfigError
-from airflow_provider_cfw.core.firewalls import CREATING, DELETING, CfwFirewall, named, with_id
-from airflow_provider_cfw.core.models import CfwJob, CfwJobStatus
+from airflow_provider_cfw.core.errors import CfwConfigError, CfwJobNotFound
+from airflow_provider_cfw.core.firewalls import CREATE_FAILED, RUNNING, CfwFirewall
+from airflow_provider_cfw.core.models import CfwJob
+from airflow_provider_cfw.core.waits import (
+    JOB_NOT_FOUND_GRACE_SECONDS,
+    CfwFirewallNameConflict,
+    CfwWaitTimeout,
+    FirewallGoal,
+    validate_poll_growth,
+)
 from airflow_provider_cfw.triggers.cfw import CfwJobTrigger
+from airflow_provider_cfw.triggers.events import firewall_from_event, job_from_event
+from airflow_provider_cfw.triggers.firewall import CfwFirewallTrigger
 
 if TYPE_CHECKING:
+    from airflow.providers.common.compat.sdk import Context
+    from airflow.triggers.base import BaseTrigger
+
     from airflow_provider_cfw.hooks.cfw import CfwHook
 
-#: CFW's "object does not exist" (the same code for a job and for a firewall).
-OBJECT_NOT_FOUND_CODE = JOB_NOT_FOUND_CODE
-#: How long a fresh job may be invisible to List Job Status before "not found" is believed.
-JOB_NOT_FOUND_GRACE_SECONDS = 60.0
-_FIREWALL_IN_PROGRESS = frozenset({CREATING, DELETING})
+T = TypeVar("T")
 
 
-def choice(value: str, allowed: Sequence[str], field: str) -> str:
+def validate_choice(value: str, allowed: Sequence[str], field: str) -> str:
     if value not in allowed:
         raise CfwConfigError(field, " or ".join(map(repr, allowed)), got=repr(value))
     return value
 
 
-def seconds(value: timedelta | float, field: str) -> float:
+def validate_seconds(value: timedelta | float, field: str) -> float:
     amount = value.total_seconds() if isinstance(value, timedelta) else value
     if isinstance(amount, bool) or not isinstance(amount, int | float) or amount < 0:
         raise CfwConfigError(field, "a non-negative number of seconds", got=repr(value))
@@ -46,21 +54,35 @@ def prepaid_reason(firewall: CfwFirewall) -> str:
     )
 
 
-def prepaid_refusal(firewall: CfwFirewall, what: str) -> AirflowFailException:
+def prepaid_refusal(firewall: CfwFirewall, action: str) -> AirflowFailException:
     """DeleteFirewall "takes effect only for pay-per-use firewalls": say so before sending it."""
-    return AirflowFailException(f"{what}: {prepaid_reason(firewall)}")
+    return AirflowFailException(f"{action}: {prepaid_reason(firewall)}")
+
+
+def job_failure(job: CfwJob, action: str) -> str:
+    return (
+        f"{action}: job {job.id} failed (began {job.begin_time}, ended {job.end_time}, "
+        f"request id {job.request_id})"
+    )
 
 
 class CfwFirewallOperatorBase(BaseOperator):
-    """The hook, the look-ups, and waiting for a job in the worker or on the triggerer.
+    """The arguments every firewall operator takes, and waiting for its job or firewall.
+
+    A subclass decides what to send and what its waits' ends mean: :meth:`job_ended` (and, if it
+    waits for a firewall itself, :meth:`firewall_ended`) run after the wait, in the worker or on the
+    resume after the trigger's event, so both paths end the same way.
 
     :param wait_for_completion: wait for the job to finish.
-    :param deferrable: wait on the triggerer.
+    :param deferrable: wait on the triggerer (default: ``[operators] default_deferrable``).
     :param poll_interval: seconds between polls.
     :param timeout: seconds to wait before the task fails (and may be retried).
     :param cfw_conn_id: the Airflow connection id.
     :param project_id: overrides the connection's project.
     :param region: overrides the connection's region.
+    :param poll_growth: once a wait has run long, pause this share of the time waited (up to a
+        minute) instead of ``poll_interval``: fewer polls for long jobs, their end seen later
+        (docs/capacity.md). ``0`` (the default) polls every ``poll_interval``.
     """
 
     ui_color = "#fde2e2"
@@ -68,23 +90,25 @@ class CfwFirewallOperatorBase(BaseOperator):
     def __init__(
         self,
         *,
-        wait_for_completion: bool,
-        deferrable: bool,
-        poll_interval: timedelta | float,
-        timeout: timedelta | float,
-        cfw_conn_id: str,
-        project_id: str | None,
-        region: str | None,
+        wait_for_completion: bool = True,
+        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        poll_interval: timedelta | float = 10,
+        timeout: timedelta | float = 60 * 60,
+        cfw_conn_id: str = "cfw_default",
+        project_id: str | None = None,
+        region: str | None = None,
+        poll_growth: float = 0.0,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.wait_for_completion = wait_for_completion
         self.deferrable = deferrable
-        self.poll_interval = seconds(poll_interval, "poll_interval")
-        self.timeout = seconds(timeout, "timeout")
+        self.poll_interval = validate_seconds(poll_interval, "poll_interval")
+        self.timeout = validate_seconds(timeout, "timeout")
         self.cfw_conn_id = cfw_conn_id
         self.project_id = project_id
         self.region = region
+        self.poll_growth = validate_poll_growth(poll_growth)
 
     @cached_property
     def hook(self) -> CfwHook:
@@ -93,98 +117,166 @@ class CfwFirewallOperatorBase(BaseOperator):
 
         return CfwHook(self.cfw_conn_id, region=self.region, project_id=self.project_id)
 
-    # ---- look-ups ---------------------------------------------------------------------------------
+    # ---- what a subclass decides ----------------------------------------------------------------------
 
-    def _find_by_id(self, firewall_id: str) -> CfwFirewall | None:
-        """The firewall with this id, unless it is gone or listed as deleted (status 4)."""
-        return with_id(
-            self.hook.list_firewalls(key_word=firewall_id, project_id=self.project_id), firewall_id
-        )
+    def job_ended(self, job: CfwJob, submitted: Mapping[str, Any]) -> Any:
+        """The task's result once the job it waited for ended (``Success`` or ``Failed``).
 
-    def _find_by_name(self, name: str, enterprise_project_id: str | None) -> CfwFirewall | None:
-        """The one firewall called exactly ``name`` (deleted ones left out); several fail the task."""
-        found = self.hook.list_firewalls(
-            key_word=name, enterprise_project_id=enterprise_project_id, project_id=self.project_id
-        )
-        matches = named(found, name)
-        if len(matches) > 1:
-            ids = ", ".join(f"{f.id} ({f.status_text})" for f in matches)
-            raise AirflowFailException(f"Several firewalls are named {name!r}: {ids}; pick one by id")
-        return matches[0] if matches else None
+        :param job: the final job.
+        :param submitted: what this try sent and CFW answered (ids), as given to :meth:`wait_for_job`.
+        """
+        raise NotImplementedError
 
-    # ---- jobs ---------------------------------------------------------------------------------------
+    def firewall_ended(self, firewall: CfwFirewall, submitted: Mapping[str, Any]) -> Any:
+        """The task's result once the firewall it waited for is running or ended create failed."""
+        raise NotImplementedError
 
-    def _wait(self, job_id: str, what: str, resume: dict[str, Any]) -> CfwJob:
-        """Wait for ``job_id`` in this worker; in deferrable mode, hand the wait to the triggerer."""
-        if self.deferrable:
-            self._defer_job(job_id, resume)
-        return self._check_job(self._poll_job(job_id, what), what)
+    # ---- look-ups ---------------------------------------------------------------------------------------
 
-    def _defer_job(self, job_id: str, resume: dict[str, Any]) -> None:
-        """Hand the wait for ``job_id`` to :class:`CfwJobTrigger`; resumes in ``execute_complete``."""
-        self.defer(
-            trigger=CfwJobTrigger(
-                job_id=job_id,
+    def find_firewall(
+        self,
+        *,
+        name: str | None = None,
+        firewall_id: str | None = None,
+        enterprise_project_id: str | None = None,
+    ) -> CfwFirewall | None:
+        """The one firewall of this name (or id), deleted ones left out; several fail the task."""
+        try:
+            return self.hook.find_firewall(
+                name=name,
+                firewall_id=firewall_id,
+                enterprise_project_id=enterprise_project_id,
                 project_id=self.project_id,
-                cfw_conn_id=self.cfw_conn_id,
-                poll_interval=self.poll_interval,
+            )
+        except CfwFirewallNameConflict as err:
+            raise AirflowFailException(f"{err}; pick one by id") from err
+
+    # ---- waits ----------------------------------------------------------------------------------------
+
+    def wait_for_job(self, job_id: str, action: str, submitted: dict[str, Any]) -> Any:
+        """Wait for ``job_id`` in this worker, or on the triggerer when deferrable; then :meth:`job_ended`."""
+        if self.deferrable:
+            trigger = CfwJobTrigger(
+                job_id=job_id,
                 not_found_deadline=time.time() + JOB_NOT_FOUND_GRACE_SECONDS,
-                region=self.region,
-                deferred_at=time.time(),
+                **self._trigger_kwargs(),
+            )
+            self._defer(trigger, "execute_complete", submitted)
+        job = self._in_worker(
+            lambda: self.hook.wait_for_job(
+                job_id,
+                poll_interval=self.poll_interval,
+                timeout=self.timeout,
+                project_id=self.project_id,
+                poll_growth=self.poll_growth,
             ),
-            method_name="execute_complete",
-            kwargs={"resume": resume},
+            action,
+        )
+        return self.job_ended(job, submitted)
+
+    def wait_for_firewall(
+        self, name: str, enterprise_project_id: str | None, action: str, submitted: dict[str, Any]
+    ) -> Any:
+        """Wait until the firewall called ``name`` is running or create failed, in this worker or on the
+        triggerer when deferrable; then :meth:`firewall_ended`."""
+        if self.deferrable:
+            trigger = CfwFirewallTrigger(
+                name=name, enterprise_project_id=enterprise_project_id, **self._trigger_kwargs()
+            )
+            self._defer(trigger, "execute_complete_firewall", submitted)
+        reading = self._in_worker(
+            lambda: self.hook.wait_for_firewall(
+                FirewallGoal.RUNNING,
+                name=name,
+                enterprise_project_id=enterprise_project_id,
+                poll_interval=self.poll_interval,
+                timeout=self.timeout,
+                project_id=self.project_id,
+                poll_growth=self.poll_growth,
+            ),
+            action,
+        )
+        assert reading.value is not None  # a RUNNING wait ends only on a listed firewall
+        return self.firewall_ended(reading.value, submitted)
+
+    def wait_until_settled(self, firewall_id: str, action: str) -> CfwFirewall | None:
+        """Without a job to follow (a firewall found mid-change, not changed by this try): wait in the
+        worker until it is neither creating nor deleting; ``None`` once it is gone."""
+        reading = self._in_worker(
+            lambda: self.hook.wait_for_firewall(
+                FirewallGoal.SETTLED,
+                firewall_id=firewall_id,
+                poll_interval=self.poll_interval,
+                timeout=self.timeout,
+                project_id=self.project_id,
+            ),
+            action,
+        )
+        return reading.value
+
+    def execute_complete(
+        self,
+        context: Context,
+        event: dict[str, Any] | None = None,
+        submitted: dict[str, Any] | None = None,
+        resume: dict[str, Any] | None = None,
+    ) -> Any:
+        """Resume after :class:`~airflow_provider_cfw.triggers.cfw.CfwJobTrigger` fired.
+
+        ``resume`` is ``submitted``'s name in tasks deferred by an earlier version of the provider.
+        """
+        submitted = submitted or resume or {}
+        return self.job_ended(job_from_event(event, str(submitted.get("job_id"))), submitted)
+
+    def execute_complete_firewall(
+        self,
+        context: Context,
+        event: dict[str, Any] | None = None,
+        submitted: dict[str, Any] | None = None,
+        resume: dict[str, Any] | None = None,
+    ) -> Any:
+        """Resume after :class:`~airflow_provider_cfw.triggers.firewall.CfwFirewallTrigger` fired."""
+        submitted = submitted or resume or {}
+        name = str(event.get("name")) if isinstance(event, dict) else "?"
+        status, firewall = firewall_from_event(event, name)
+        found = CfwFirewall(
+            str(firewall["id"]),
+            name,
+            RUNNING if status == "success" else CREATE_FAILED,
+            firewall.get("charge_mode"),
+        )
+        return self.firewall_ended(found, submitted)
+
+    def _trigger_kwargs(self) -> dict[str, Any]:
+        return {
+            "project_id": self.project_id,
+            "cfw_conn_id": self.cfw_conn_id,
+            "poll_interval": self.poll_interval,
+            "region": self.region,
+            "deferred_at": time.time(),
+            "poll_growth": self.poll_growth,
+        }
+
+    def _defer(self, trigger: BaseTrigger, method_name: str, submitted: dict[str, Any]) -> NoReturn:
+        self.defer(
+            trigger=trigger,
+            method_name=method_name,
+            kwargs={"submitted": submitted},
             timeout=timedelta(seconds=self.timeout),
         )
 
-    def _poll_job(self, job_id: str, what: str) -> CfwJob:
-        """Poll ``job_id`` in this worker until it succeeds or fails; the final job, unchecked."""
-        started = time.monotonic()
-        warned_unknown = False
-        while True:
-            try:
-                job = self.hook.get_job(job_id, self.project_id)
-            except CfwApiError as err:
-                if err.error_code != JOB_NOT_FOUND_CODE:
-                    raise
-                if time.monotonic() - started > JOB_NOT_FOUND_GRACE_SECONDS:
-                    raise AirflowFailException(f"{what}: job {job_id} was not found ({err})") from err
-            else:
-                if job.status.is_terminal:
-                    return job
-                if not job.status.is_known and not warned_unknown:
-                    warned_unknown = True
-                    self.log.warning("Job %s has unknown status %r; still waiting", job_id, job.status.value)
-            if time.monotonic() - started > self.timeout:
-                raise AirflowException(f"{what}: job {job_id} did not finish within {self.timeout:.0f} s")
-            time.sleep(self.poll_interval)
-
-    def _check_job(self, job: CfwJob, what: str) -> CfwJob:
-        if job.status is CfwJobStatus.FAILED:
-            self._job_failed(job, what)
-        self.log.info("%s: job %s succeeded in %s s", what, job.id, job.duration_seconds)
-        return job
-
-    def _job_failed(self, job: CfwJob, what: str) -> NoReturn:
-        # Retrying the task would not make the job succeed: fail without using up retries.
-        raise AirflowFailException(self._job_failure(job, what))
-
     @staticmethod
-    def _job_failure(job: CfwJob, what: str) -> str:
-        return (
-            f"{what}: job {job.id} failed (began {job.begin_time}, ended {job.end_time}, "
-            f"request id {job.request_id})"
-        )
+    def _in_worker(wait: Callable[[], T], action: str) -> T:
+        """Run a hook wait, its ends that are no plain error told as the task should fail."""
+        try:
+            return wait()
+        except CfwJobNotFound as err:
+            # Not found after the grace period: retrying the task would not make it appear.
+            raise AirflowFailException(f"{action}: the job was not found ({err})") from err
+        except CfwFirewallNameConflict as err:
+            raise AirflowFailException(f"{action}: {err}; pick one by id") from err
+        except CfwWaitTimeout as err:
+            raise AirflowException(f"{action}: {err}") from err
 
-    def _wait_for_status(self, firewall_id: str, what: str) -> CfwFirewall | None:
-        """Without a job id (a firewall found, not made, by this try): poll its status in the worker
-        until it is neither creating nor deleting; ``None`` once it is gone."""
-        started = time.monotonic()
-        while True:
-            firewall = self._find_by_id(firewall_id)
-            if firewall is None or firewall.status not in _FIREWALL_IN_PROGRESS:
-                return firewall
-            if time.monotonic() - started > self.timeout:
-                raise AirflowException(f"{what}: still {firewall.status_text} after {self.timeout:.0f} s")
-            self.log.info("%s: firewall %s is %s; waiting", what, firewall_id, firewall.status_text)
-            time.sleep(self.poll_interval)
+    def log_job_success(self, job: CfwJob, action: str) -> None:
+        self.log.info("%s: job %s succeeded in %s s", action, job.id, job.duration_seconds)

@@ -20,10 +20,12 @@ from airflow.providers.common.compat.sdk import (
 from airflow.triggers.base import StartTriggerArgs
 
 from airflow_provider_cfw.core.errors import CfwError, CfwJobNotFound
-from airflow_provider_cfw.core.models import CfwJob, CfwJobStatus
-from airflow_provider_cfw.sensors.worker_free import end_from_trigger_decision, start_from_trigger_fallback
+from airflow_provider_cfw.core.models import CfwJob
+from airflow_provider_cfw.core.rate_limit import is_paced_throttle
+from airflow_provider_cfw.core.waits import Outcome, job_outcome, validate_poll_growth
 from airflow_provider_cfw.triggers.cfw import CfwJobTrigger
 from airflow_provider_cfw.triggers.events import job_from_event
+from airflow_provider_cfw.version_compat import end_from_trigger_decision, start_from_trigger_fallback
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
@@ -48,6 +50,9 @@ class CfwJobSensor(BaseSensorOperator):
     :param poll_interval: alias of ``poke_interval`` under the trigger's name; give one or the other.
     :param timeout: seconds before giving up with ``AirflowSensorTimeout`` (default 20 minutes).
     :param not_found_grace_period: seconds a job may stay invisible after the first poke (default 60).
+    :param poll_growth: in deferrable mode, once the wait has run long, pause this share of the time
+        waited (up to a minute) instead of ``poke_interval``: fewer polls for long jobs, their end seen
+        later (docs/capacity.md). ``0`` (the default) polls every ``poke_interval``.
     :param end_from_trigger: in deferrable mode, let the triggerer end the task when the job succeeds,
         so no worker resumes it (a failed job, an error or a timeout still resumes it, as before).
         ``None`` (the default) turns it on only when nothing else observable changes: no listeners,
@@ -86,6 +91,7 @@ class CfwJobSensor(BaseSensorOperator):
         poll_interval: timedelta | float | None = None,
         timeout: timedelta | float = 20 * 60,
         not_found_grace_period: timedelta | float = 60,
+        poll_growth: float = 0.0,
         end_from_trigger: bool | None = None,
         start_from_trigger: bool = False,
         **kwargs: Any,
@@ -102,6 +108,7 @@ class CfwJobSensor(BaseSensorOperator):
         if isinstance(not_found_grace_period, timedelta):
             not_found_grace_period = not_found_grace_period.total_seconds()
         self.not_found_grace_period = float(not_found_grace_period)
+        self.poll_growth = validate_poll_growth(poll_growth)
         self._started_at: float | None = None
         self._warned_unknown = False
         #: The status the last poke read (None: the job was not visible yet).
@@ -119,7 +126,7 @@ class CfwJobSensor(BaseSensorOperator):
         if self._start_fallback is not None:
             return
         # Decided here, when the DAG is parsed: no worker runs before the trigger does.
-        end, _why = end_from_trigger_decision(self, self.end_from_trigger)
+        end, _why = end_from_trigger_decision(self, self.end_from_trigger, CfwJobSensor)
         self.start_from_trigger = True
         # The kwargs live in the serialized DAG: ids and numbers, never a secret. job_id, project_id
         # and cfw_conn_id may be templates: the triggerer renders them (they are template_fields).
@@ -164,21 +171,26 @@ class CfwJobSensor(BaseSensorOperator):
                 f"(error code {err.error_code}, request id {err.request_id})"
             ) from err
         except CfwError as err:
+            if is_paced_throttle(err):
+                # The account's API limit, sent again in turn and still throttled: not a failure of the wait.
+                self.log.info("CFW job %s: throttled by the account's API limit; poking again", self.job_id)
+                return False
             # An ordinary failure, so the task's retries apply (the hook already retried transient ones).
             raise AirflowException(f"Could not read CFW job {self.job_id}: {err}") from err
         self._last_status = job.status.value
         return self._check(job)
 
     def _check(self, job: CfwJob) -> bool | PokeReturnValue:
-        if job.status is CfwJobStatus.SUCCESS:
+        reading = job_outcome(job)
+        if reading.outcome is Outcome.SUCCESS:
             self.log.info("CFW job %s succeeded in %s s", job.id, job.duration_seconds)
             return PokeReturnValue(is_done=True, xcom_value=job.to_dict())
-        if job.status is CfwJobStatus.FAILED:
+        if reading.outcome is Outcome.FAILED:
             raise AirflowFailException(
                 f"CFW job {job.id} failed (began {job.begin_time}, ended {job.end_time}, "
                 f"request id {job.request_id})"
             )
-        if not job.status.is_known and not self._warned_unknown:
+        if not reading.known and not self._warned_unknown:
             self._warned_unknown = True
             self.log.warning("CFW job %s has unknown status %r; still waiting", job.id, job.status.value)
         return False
@@ -217,7 +229,7 @@ class CfwJobSensor(BaseSensorOperator):
 
     def _defer(self, context: Context) -> None:
         started_at = self._first_poke_time(context)
-        end, why = end_from_trigger_decision(self, self.end_from_trigger)
+        end, why = end_from_trigger_decision(self, self.end_from_trigger, CfwJobSensor)
         self.log.info(
             "CFW job %s: %s (%s)",
             self.job_id,
@@ -270,6 +282,7 @@ class CfwJobSensor(BaseSensorOperator):
             last_status=last_status,
             end_from_trigger=end_from_trigger,
             do_xcom_push=self.do_xcom_push,
+            poll_growth=self.poll_growth,
             deferred_at=deferred_at,
         )
 

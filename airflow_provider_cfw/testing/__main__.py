@@ -25,13 +25,21 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--config",
         help="JSON file declaring credentials, users, projects, jobs, faults and how firewall jobs go",
     )
+    parser.add_argument(
+        "--firewall-job-seconds",
+        type=float,
+        help="how long firewall create/delete jobs run before they succeed (default 180, or the config's)",
+    )
     parser.add_argument("--log-level", default="WARNING", help="Python logging level (default WARNING)")
     return parser.parse_args(argv)
 
 
 async def serve(args: argparse.Namespace) -> int:
     config = load_config(args.config) if args.config else {}
-    emulator = CfwEmulator(host=args.host, port=args.port, **emulator_settings(config))
+    settings = emulator_settings(config)
+    if args.firewall_job_seconds is not None:
+        settings["firewall_job_seconds"] = args.firewall_job_seconds
+    emulator = CfwEmulator(host=args.host, port=args.port, **settings)
     apply_config(emulator, config)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -4,6 +4,7 @@ Schema (every key optional)::
 
     {
       "token_ttl": 86400,
+      "firewall_job_seconds": 180,
       "lockout_threshold": 5,
       "aksk": [{"ak": "...", "sk": "...", "security_token": null, "expires_at": null}],
       "projects": [{"id": "<32 hex>", "name": "cn-north-4"}],
@@ -12,6 +13,7 @@ Schema (every key optional)::
       "jobs": [{"project_id": "...", "job_id": "...", "statuses": ["Running", "Success"],
                 "time_format": "epoch-ms", "null_end_time": false}],
       "faults": [{"route": "cfw.job", "kind": "status", "status": 429, "count": 2}],
+      "rate_limit": {"calls": 50, "period": 1, "retry_after": null, "scope": "account", "routes": ["*"]},
       "firewall_jobs": {"statuses": [["Running", 30], ["Success", null]], "deletes": null},
       "firewall_list_lag": 0,
       "list_deleted_firewalls": false
@@ -33,8 +35,10 @@ if TYPE_CHECKING:
     from airflow_provider_cfw.testing.emulator import CfwEmulator
 
 #: Constructor settings a config file may carry, and the top-level lists it may declare.
-EMULATOR_SETTINGS = ("token_ttl", "lockout_threshold", "lockout_seconds")
+EMULATOR_SETTINGS = ("token_ttl", "lockout_threshold", "lockout_seconds", "firewall_job_seconds")
 _SECTIONS = ("aksk", "projects", "iam_users", "jobs", "faults")
+#: The keys of ``rate_limit`` (the arguments of ``CfwEmulator.set_rate_limit``).
+_RATE_LIMIT_KEYS = ("calls", "period", "retry_after", "scope", "routes")
 #: How the emulator's firewalls behave: ``script_firewall_jobs``'s arguments and two attributes.
 _FIREWALL_SETTINGS = ("firewall_jobs", "firewall_list_lag", "list_deleted_firewalls")
 _FIREWALL_JOBS_KEYS = ("statuses", "deletes")
@@ -56,7 +60,7 @@ def load_config(path: str | Path) -> dict[str, Any]:
         raise ValueError(f"{path}: not valid JSON ({err})") from err
     if not isinstance(config, dict):
         raise ValueError(f"{path}: the top level must be a JSON object")
-    unknown = set(config) - set(EMULATOR_SETTINGS) - set(_SECTIONS) - set(_FIREWALL_SETTINGS)
+    unknown = set(config) - set(EMULATOR_SETTINGS) - set(_SECTIONS) - {"rate_limit"} - set(_FIREWALL_SETTINGS)
     if unknown:
         raise ValueError(f"{path}: unknown key(s) {', '.join(sorted(unknown))}")
     _check_firewall_settings(path, config)
@@ -70,6 +74,16 @@ def load_config(path: str | Path) -> dict[str, Any]:
                 raise ValueError(
                     f"{path}: {section}[{index}] {json.dumps(entry)}: missing required key {missing[0]!r}"
                 )
+    limit = config.get("rate_limit")
+    if limit is not None:
+        if not isinstance(limit, dict) or "calls" not in limit:
+            raise ValueError(f"{path}: 'rate_limit' must be an object with at least 'calls'")
+        wrong = set(limit) - set(_RATE_LIMIT_KEYS)
+        if wrong:
+            raise ValueError(
+                f"{path}: rate_limit: unknown key(s) {', '.join(sorted(wrong))}; "
+                f"expected {', '.join(_RATE_LIMIT_KEYS)}"
+            )
     return config
 
 
@@ -134,6 +148,12 @@ def apply_config(emulator: CfwEmulator, config: Mapping[str, Any]) -> None:
         for entry in config.get("faults", []):
             params = dict(entry)
             emulator.inject(params.pop("route", "*"), params.pop("kind", "status"), **params)
+        limit = config.get("rate_limit")
+        if limit is not None:
+            params = dict(limit)
+            if "routes" in params:
+                params["routes"] = tuple(params["routes"])
+            emulator.set_rate_limit(params.pop("calls"), **params)
         firewall_jobs = config.get("firewall_jobs")
         if firewall_jobs is not None:
             deletes = firewall_jobs.get("deletes")

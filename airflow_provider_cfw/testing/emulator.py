@@ -9,8 +9,13 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_cfw.testing.faults import Fault, FaultQueue
-from airflow_provider_cfw.testing.firewalls import EmulatedFirewall, FirewallRegistry
+from airflow_provider_cfw.testing.firewalls import (
+    DEFAULT_FIREWALL_JOB_SECONDS,
+    EmulatedFirewall,
+    FirewallRegistry,
+)
 from airflow_provider_cfw.testing.jobs import ScriptedJob, StatusScript
+from airflow_provider_cfw.testing.rate_limit import RateLimit
 from airflow_provider_cfw.testing.routes import EmulatorApp
 from airflow_provider_cfw.testing.server import LoopThread, start_site
 from airflow_provider_cfw.testing.state import DEFAULT_TOKEN_TTL, EmulatorState, IamUser, Project
@@ -42,6 +47,9 @@ class CfwEmulator:
     :param backlog: TCP listen backlog.
     :param keepalive_timeout: seconds an idle keep-alive connection stays open.
     :param ssl_context: serve HTTPS with this server context (to test clients' TLS settings).
+    :param firewall_job_seconds: how long a firewall create or delete job runs (emulator time) before
+        it succeeds, unless :meth:`script_firewall_jobs` says otherwise: 180 s by default, as real
+        ones take minutes; the ``cfw_emulator`` fixture uses 1 s.
     """
 
     def __init__(
@@ -57,6 +65,7 @@ class CfwEmulator:
         backlog: int = 2048,
         keepalive_timeout: float = 75.0,
         ssl_context: ssl.SSLContext | None = None,
+        firewall_job_seconds: float = DEFAULT_FIREWALL_JOB_SECONDS,
     ) -> None:
         self.host = host
         self._requested_port = port
@@ -67,7 +76,7 @@ class CfwEmulator:
             clock, token_ttl=token_ttl, lockout_threshold=lockout_threshold, lockout_seconds=lockout_seconds
         )
         self.faults = FaultQueue()
-        self.firewalls = FirewallRegistry(self.state)
+        self.firewalls = FirewallRegistry(self.state, firewall_job_seconds)
         self._stats = StatsRecorder(log_limit)
         self._runner: AppRunner | None = None
         self._port: int | None = None
@@ -193,7 +202,8 @@ class CfwEmulator:
         )
 
     def script_firewall_jobs(self, statuses: StatusScript, deletes: StatusScript | None = None) -> None:
-        """How the jobs of later creates and deletes go (default: Running for 1 s, then Success);
+        """How the jobs of later creates and deletes go (default: Running for ``firewall_job_seconds``,
+        then Success);
         e.g. ``[("Running", 0.5), ("Failed", None)]`` for a create that fails. ``deletes``: how delete
         jobs go instead, e.g. a failed create cleaned up by a delete that succeeds."""
         for script in (statuses, deletes):
@@ -287,6 +297,34 @@ class CfwEmulator:
     def clear_faults(self) -> None:
         self.faults.clear()
 
+    def set_rate_limit(
+        self,
+        calls: float | None,
+        *,
+        period: float = 1.0,
+        retry_after: str | float | None = None,
+        scope: str = "account",
+        routes: tuple[str, ...] = ("*",),
+    ) -> RateLimit | None:
+        """Throttle like Huawei's API gateway: at most ``calls`` answers in any ``period`` seconds
+        across the account; any more get HTTP 429 ``APIGW.0308`` "The throttling threshold has been
+        reached: policy user over ratelimit,limit:XX,time:1 second", before authentication, and do not
+        count. ``retry_after`` adds a ``Retry-After`` header (Huawei's own services send none);
+        ``scope="access_key"`` gives each AK a budget of its own; ``routes`` limits it to some routes.
+        ``calls=None`` removes the limit. Throttled answers show in :attr:`stats` with status 429 and
+        fault ``rate_limit``; the returned object counts them in ``throttled``."""
+        limit = None
+        if calls is not None:
+            after = f"{retry_after:g}" if isinstance(retry_after, float | int) else retry_after
+            limit = RateLimit(calls, period, after, scope, tuple(routes))
+        self.state.rate_limit = limit
+        return limit
+
+    @property
+    def rate_limit(self) -> RateLimit | None:
+        """The account's rate limit in force (see :meth:`set_rate_limit`), if any."""
+        return self.state.rate_limit
+
     # -- clock and stats -------------------------------------------------------------------------
 
     @property
@@ -325,8 +363,8 @@ class CfwEmulator:
         self._stats.reset()
 
     def reset(self) -> None:
-        """Forget everything configured (keys, users, projects, tokens, jobs, faults, clock offset)
-        and the counters; the server keeps running."""
+        """Forget everything configured (keys, users, projects, tokens, jobs, faults, rate limit, clock
+        offset) and the counters; the server keeps running."""
         self.state.reset()
         self.firewalls.reset()
         self.faults.clear()

@@ -3,7 +3,10 @@
 A created firewall is ``creating`` (0) until its job succeeds, then ``running`` (2), or ``create
 failed`` (6) if the job fails. A deleted one is ``deleting`` (1) until its job succeeds, then it is
 gone from the list, or ``delete failed`` (7). Jobs follow :attr:`FirewallRegistry.job_script`: by
-default they take one second of emulator time, so they finish whether or not anyone polls them.
+default they run for :data:`DEFAULT_FIREWALL_JOB_SECONDS` of emulator time (minutes, as a real
+creation does), then succeed whether or not anyone polls them. Tests that want them done at once say
+so: ``CfwEmulator(firewall_job_seconds=FAST_FIREWALL_JOB_SECONDS)``, as the ``cfw_emulator`` fixture
+does, or :meth:`~airflow_provider_cfw.testing.emulator.CfwEmulator.script_firewall_jobs`.
 
 As the API reference says, only a postPaid create answers with a ``job_id``. A prePaid order answers
 with an ``order_id`` only: without ``is_auto_pay`` the firewall stays ``awaiting payment`` (-1); with
@@ -20,6 +23,7 @@ deleted firewall as status 4 (deleted) instead of leaving it out.
 from __future__ import annotations
 
 import copy
+import math
 import re
 import uuid
 from dataclasses import dataclass, field
@@ -28,8 +32,35 @@ from typing import Any
 from airflow_provider_cfw.testing.jobs import ScriptedJob, StatusScript
 from airflow_provider_cfw.testing.state import EmulatorState
 
-#: ``(status, seconds)``: running for one second of emulator time, then done for ever.
-DEFAULT_JOB_SCRIPT: StatusScript = (("Running", 1.0), ("Success", None))
+#: How long a firewall job runs, in emulator time, unless told otherwise: a real creation takes
+#: minutes (Huawei's Terraform provider gives it 20), and a demo should show a wait that long.
+DEFAULT_FIREWALL_JOB_SECONDS = 180.0
+#: What tests use: a job done about a second after it starts.
+FAST_FIREWALL_JOB_SECONDS = 1.0
+
+
+def firewall_job_script(seconds: float) -> StatusScript:
+    """``Running`` for ``seconds`` of emulator time, then ``Success`` for ever.
+
+    :param seconds: how long the job runs; a finite number, 0 or more.
+    :raises ValueError: naming ``firewall_job_seconds`` and what it must be.
+    """
+    if (
+        isinstance(seconds, bool)
+        or not isinstance(seconds, int | float)
+        or not math.isfinite(seconds)
+        or seconds < 0
+    ):
+        raise ValueError(
+            f"firewall_job_seconds must be a finite number of seconds, 0 or more; got {seconds!r}"
+        )
+    return (("Running", float(seconds)), ("Success", None))
+
+
+#: ``(status, seconds)``: running for :data:`DEFAULT_FIREWALL_JOB_SECONDS`, then done for ever.
+DEFAULT_JOB_SCRIPT: StatusScript = firewall_job_script(DEFAULT_FIREWALL_JOB_SECONDS)
+#: ``(status, seconds)``: running for :data:`FAST_FIREWALL_JOB_SECONDS`, then done for ever.
+FAST_JOB_SCRIPT: StatusScript = firewall_job_script(FAST_FIREWALL_JOB_SECONDS)
 _NAME = re.compile(r"^[\u4e00-\u9fa5A-Za-z0-9_-]{1,48}$")
 _VERSIONS = {"Standard": 0, "Professional": 1}
 #: What the emulator answers a DeleteFirewall of a prePaid firewall with (400).
@@ -99,12 +130,15 @@ class FirewallRegistry:
 
     :param state: the account; firewall jobs are registered in its job table, so
         ``GET /v3/{project_id}/jobs/{job_id}`` serves them like any scripted job.
+    :param job_seconds: how long a job runs unless scripted otherwise (and again after :meth:`reset`).
     """
 
-    def __init__(self, state: EmulatorState) -> None:
+    def __init__(self, state: EmulatorState, job_seconds: float = DEFAULT_FIREWALL_JOB_SECONDS) -> None:
         self.state = state
         self.firewalls: dict[str, EmulatedFirewall] = {}
-        self.job_script: StatusScript = DEFAULT_JOB_SCRIPT
+        #: The script of :attr:`job_seconds`, which :meth:`reset` restores.
+        self.default_job_script = firewall_job_script(job_seconds)
+        self.job_script: StatusScript = self.default_job_script
         #: How delete jobs go, if not as :attr:`job_script` (a failed create, then a delete that works).
         self.delete_job_script: StatusScript | None = None
         #: Every create that was carried out, even if its answer was lost (what billing would see).
@@ -123,7 +157,7 @@ class FirewallRegistry:
     def reset(self) -> None:
         with self.state.lock:
             self.firewalls.clear()
-            self.job_script = DEFAULT_JOB_SCRIPT
+            self.job_script = self.default_job_script
             self.delete_job_script = None
             self.creates = self.orders = self.repeated_tokens = 0
             self.list_lag = 0.0

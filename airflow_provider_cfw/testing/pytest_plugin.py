@@ -60,6 +60,14 @@ def pytest_load_initial_conftests(early_config: pytest.Config) -> None:
         raise pytest.UsageError(str(err)) from None
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "cfw_rate_limit(calls, period=1.0, retry_after=None, scope='account', routes=('*',)): the "
+        "cfw_emulator fixture throttles like Huawei's API gateway (CfwEmulator.set_rate_limit)",
+    )
+
+
 def pytest_unconfigure(config: pytest.Config) -> None:
     env = config.stash.get(_THROWAWAY, None)
     if env is not None:
@@ -103,11 +111,20 @@ def cfw_load_dag(pytestconfig: pytest.Config, cfw_airflow_db: None) -> Callable[
 
 
 @pytest.fixture
-def cfw_emulator() -> Iterator[CfwEmulator]:
-    """A fresh, running emulator for one test (background thread; about a millisecond to start)."""
-    from airflow_provider_cfw.testing.emulator import CfwEmulator
+def cfw_emulator(request: pytest.FixtureRequest) -> Iterator[CfwEmulator]:
+    """A fresh, running emulator for one test (background thread; about a millisecond to start).
 
-    with CfwEmulator() as emulator:
+    Its firewall jobs take a second, not the emulator's realistic default: tests want them done.
+    ``@pytest.mark.cfw_rate_limit(50)`` on the test gives it the account-wide API rate limit of
+    :meth:`CfwEmulator.set_rate_limit` (here 50 calls a second) from the start.
+    """
+    from airflow_provider_cfw.testing.emulator import CfwEmulator
+    from airflow_provider_cfw.testing.firewalls import FAST_FIREWALL_JOB_SECONDS
+
+    with CfwEmulator(firewall_job_seconds=FAST_FIREWALL_JOB_SECONDS) as emulator:
+        marker = request.node.get_closest_marker("cfw_rate_limit")
+        if marker is not None:
+            emulator.set_rate_limit(*marker.args, **marker.kwargs)
         yield emulator
 
 
@@ -115,9 +132,11 @@ def cfw_emulator() -> Iterator[CfwEmulator]:
 def cfw_emulator_session() -> Iterator[CfwEmulator]:
     """One emulator for the whole session: cheaper for many tests, but they share its state.
 
-    Call ``emulator.reset()`` where a test needs a clean account.
+    Call ``emulator.reset()`` where a test needs a clean account. Firewall jobs take a second, as in
+    ``cfw_emulator``, and again after a reset.
     """
     from airflow_provider_cfw.testing.emulator import CfwEmulator
+    from airflow_provider_cfw.testing.firewalls import FAST_FIREWALL_JOB_SECONDS
 
-    with CfwEmulator() as emulator:
+    with CfwEmulator(firewall_job_seconds=FAST_FIREWALL_JOB_SECONDS) as emulator:
         yield emulator

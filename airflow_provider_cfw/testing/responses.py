@@ -19,7 +19,7 @@ _GATEWAY_ERRORS: dict[int, tuple[str, str]] = {
     404: ("APIGW.0101", "The API does not exist or has not been published in the environment"),
     429: (
         "APIGW.0308",
-        "The throttling threshold has been reached: policy user over ratelimit,limit:10,time:1 minute",
+        "The throttling threshold has been reached: policy user over ratelimit,limit:100,time:1 second",
     ),
     500: ("CFW.00100001", "Internal server error."),
     503: ("APIGW.0201", "Service temporarily unavailable."),
@@ -60,6 +60,14 @@ def bare_status(status: int) -> web.Response:
     """What a load balancer or proxy in front sends: the reason phrase as text, nothing else."""
     phrase = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "Error"
     return web.Response(status=status, text=f"{status} {phrase}", content_type="text/plain")
+
+
+def throttled(message: str, retry_after: str | None, request_id: str) -> web.Response:
+    """The gateway's flow-control answer: 429 ``APIGW.0308``, ``Retry-After`` only if one is set."""
+    response = gateway_error(429, "APIGW.0308", message, request_id)
+    if retry_after is not None:
+        response.headers["Retry-After"] = retry_after
+    return response
 
 
 def not_found(request_id: str) -> web.Response:

@@ -109,27 +109,20 @@ class EmulatorApp:
             arrived = time.time()
             started = time.perf_counter()
             request_id = uuid.uuid4().hex
-            fault = self.faults.take(name) if name != "unknown" else None
-            if fault is not None and fault.delay:
-                await asyncio.sleep(fault.delay)
-            if fault is not None and fault.kind == "lost_answer" and fault.status is not None:
-                # The work is done, then the gateway answers with an error instead (a 502, say).
-                await handler(request, request_id)
-                response, auth, failure = await self._fault(
-                    request, replace(fault, kind="status", count=None), name, request_id
-                )
-                status = response.status
-            elif fault is not None and fault.kind == "lost_answer":
-                # The work is done (a firewall created, say), then the answer never arrives.
-                response, auth, failure = await handler(request, request_id)
-                _reset(request)
-                status = 0
-            elif fault is not None and fault.kind != "latency":
-                response, auth, failure = await self._fault(request, fault, name, request_id)
-                status = 0 if fault.kind == "reset" else response.status
+            access_key = _access_key(request.headers.get("Authorization"))
+            limit = self.state.rate_limit
+            # The gateway's flow control comes first: a throttled call reaches nothing behind it.
+            response: web.StreamResponse
+            fault_kind: str | None
+            if limit is not None and name != "unknown" and not limit.admit(name, access_key):
+                fault = None
+                response = responses.throttled(limit.message, limit.retry_after, request_id)
+                auth, failure, status, fault_kind = "none", None, 429, "rate_limit"
             else:
-                response, auth, failure = await handler(request, request_id)
-                status = response.status
+                response, auth, failure, status, fault = await self._answer(
+                    request, name, handler, request_id
+                )
+                fault_kind = fault.kind if fault is not None else None
             if not response.prepared:
                 header = fault.request_id_header if fault is not None else "X-Request-Id"
                 response.headers[header] = request_id
@@ -142,16 +135,44 @@ class EmulatorApp:
                     status=status,
                     latency=time.perf_counter() - started,
                     request_id=request_id,
-                    fault=fault.kind if fault is not None else None,
+                    fault=fault_kind,
                     auth_failure=failure.reason if failure is not None else None,
                     at=arrived,
-                    access_key=_access_key(request.headers.get("Authorization")),
+                    access_key=access_key,
                 ),
                 aksk_failure=failure is not None and failure.kind == "aksk",
             )
             return response
 
         return serve
+
+    async def _answer(
+        self, request: web.Request, name: str, handler: Handler, request_id: str
+    ) -> tuple[web.StreamResponse, str, AuthFailure | None, int, Fault | None]:
+        """The answer of the route or of the injected fault that fires: (response, auth, failure, status,
+        fault)."""
+        fault = self.faults.take(name) if name != "unknown" else None
+        if fault is not None and fault.delay:
+            await asyncio.sleep(fault.delay)
+        if fault is not None and fault.kind == "lost_answer" and fault.status is not None:
+            # The work is done, then the gateway answers with an error instead (a 502, say).
+            await handler(request, request_id)
+            response, auth, failure = await self._fault(
+                request, replace(fault, kind="status", count=None), name, request_id
+            )
+            status = response.status
+        elif fault is not None and fault.kind == "lost_answer":
+            # The work is done (a firewall created, say), then the answer never arrives.
+            response, auth, failure = await handler(request, request_id)
+            _reset(request)
+            status = 0
+        elif fault is not None and fault.kind != "latency":
+            response, auth, failure = await self._fault(request, fault, name, request_id)
+            status = 0 if fault.kind == "reset" else response.status
+        else:
+            response, auth, failure = await handler(request, request_id)
+            status = response.status
+        return response, auth, failure, status, fault
 
     # -- routes ----------------------------------------------------------------------------------
 

@@ -13,10 +13,13 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow_provider_cfw.core.signing import AkSkCredentials
 from airflow_provider_cfw.testing.jobs import ScriptedJob, StatusScript
+
+if TYPE_CHECKING:
+    from airflow_provider_cfw.testing.rate_limit import RateLimit
 
 DEFAULT_TOKEN_TTL = 24 * 3600.0
 
@@ -88,6 +91,8 @@ class EmulatorState:
         lockout_seconds: float = 300.0,
     ) -> None:
         self.lock = threading.RLock()
+        #: The account's API rate limit (see :mod:`~airflow_provider_cfw.testing.rate_limit`), if any.
+        self.rate_limit: RateLimit | None = None
         self._clock = clock or time.time
         self.clock_offset = 0.0
         self.token_ttl = token_ttl
@@ -109,6 +114,7 @@ class EmulatorState:
             for table in (self.access_keys, self.users, self.domains, self.projects, self.tokens, self.jobs):
                 table.clear()
             self.clock_offset = 0.0
+            self.rate_limit = None
 
     # -- configuration -------------------------------------------------------------------------
 

@@ -1,11 +1,14 @@
-"""Reading a :class:`~airflow_provider_cfw.triggers.cfw.CfwJobTrigger` event back on the worker.
+"""Reading a CFW trigger's event back on the worker (the payloads are
+:mod:`~airflow_provider_cfw.triggers.base`'s TypedDicts).
 
 The event crossed the database between the triggerer and the worker, so it is checked, not trusted.
-Shared by the sensor and the operators that defer to the trigger; kept out of the trigger's module,
-which the triggerer imports and which needs none of this.
+Shared by the sensor and the operators that defer to the triggers; kept out of the triggers' modules,
+which the triggerer imports and which need none of this.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException
 
@@ -13,6 +16,7 @@ from airflow_provider_cfw.core.errors import JOB_NOT_FOUND_CODE
 from airflow_provider_cfw.core.models import CfwJob, CfwJobStatus
 
 TRIGGER_EVENT_STATUSES = frozenset({"success", "failed", "error"})
+FIREWALL_EVENT_STATUSES = TRIGGER_EVENT_STATUSES
 
 
 def job_from_event(event: object, job_id: str) -> CfwJob:
@@ -52,3 +56,19 @@ def _with_details(message: str, *details: tuple[str, object]) -> str:
     # add only what it lacks, so support is given each id once.
     missing = [f"{label} {value}" for label, value in details if value and str(value) not in message]
     return f"{message} ({', '.join(missing)})" if missing else message
+
+
+def firewall_from_event(event: object, name: str) -> tuple[str, dict[str, Any]]:
+    """The ``status`` and ``firewall`` of a :class:`~airflow_provider_cfw.triggers.firewall.CfwFirewallTrigger`
+    event, checked; an ``error`` event raises, so the task's retries apply.
+
+    :raises AirflowException: a malformed event, or the trigger could not read the firewall.
+    """
+    if not isinstance(event, dict) or event.get("status") not in FIREWALL_EVENT_STATUSES:
+        raise AirflowException(f"Unexpected event from CfwFirewallTrigger for firewall {name!r}: {event!r}")
+    if event["status"] == "error":
+        raise AirflowException(str(event.get("message") or f"CfwFirewallTrigger gave up on {name!r}"))
+    firewall = event.get("firewall")
+    if not isinstance(firewall, dict) or not isinstance(firewall.get("id"), str):
+        raise AirflowException(f"CfwFirewallTrigger event for {name!r} has no valid firewall: {event!r}")
+    return str(event["status"]), firewall

@@ -1,4 +1,4 @@
-"""docs/performance.md's whole-wait section: written by ``python -m benchmarks.waits --write-docs``,
+"""docs/performance.md's whole-wait section: written by ``python -m tests.e2e.race_bench --write-docs``,
 kept as it is when ``make bench`` rewrites the rest of the page."""
 
 from __future__ import annotations

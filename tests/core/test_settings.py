@@ -21,6 +21,12 @@ def settings(login: str | None = "AK", password: str | None = SK, **extra: Any) 
     return CfwSettings.from_connection("cfw_test", login=login, password=password, extra=extra)
 
 
+def test_max_calls_per_second_is_unset_by_default_and_read_from_text() -> None:
+    assert settings(region="cn-north-4").max_calls_per_second is None
+    assert settings(region="cn-north-4", max_calls_per_second="").max_calls_per_second is None
+    assert settings(region="cn-north-4", max_calls_per_second="12.5").max_calls_per_second == 12.5
+
+
 def test_aksk_defaults() -> None:
     s = settings(region="cn-north-4")
     assert s.auth_type is AuthType.AKSK
@@ -101,6 +107,9 @@ def test_verify_values(tmp_path: Any) -> None:
         ({"region": "cn-north-4", "max_retries": -1}, "extra.max_retries", "whole number"),
         ({"region": "cn-north-4", "max_retries": "many"}, "extra.max_retries", "whole number"),
         ({"region": "cn-north-4", "retry_backoff": -1}, "extra.retry_backoff", "at least 0"),
+        ({"region": "cn-north-4", "max_calls_per_second": 0}, "extra.max_calls_per_second", "greater than 0"),
+        ({"region": "cn-north-4", "max_calls_per_second": "fast"}, "extra.max_calls_per_second", "a number"),
+        ({"region": "cn-north-4", "max_calls_per_second": True}, "extra.max_calls_per_second", "a number"),
         ({"region": "cn-north-4", "login": None}, "login", "Access Key"),
         ({"region": "cn-north-4", "password": ""}, "password", "Secret Key"),
         ({"region": "cn-north-4", "auth_type": "password"}, "extra.domain_name", "account name"),
@@ -183,7 +192,7 @@ def documented_extras() -> set[str]:
 def test_documented_and_form_extras_are_not_warned_about(caplog: pytest.LogCaptureFixture) -> None:
     # What docs/connection.md lists and what the connection form saves: no warning for any of them.
     keys = documented_extras() | set(CONN_FIELDS)
-    assert len(keys) == 12, keys
+    assert len(keys) == 13, keys
     extra = {key: "" for key in keys} | {"region": "cn-north-4"}
     with caplog.at_level("WARNING", logger="airflow_provider_cfw.core.settings"):
         settings(**extra)
@@ -236,3 +245,16 @@ def test_token_mode_needs_no_project_id() -> None:
     s = settings(password="a-token", region="cn-north-4", auth_type="token")
     assert s.auth_type is AuthType.TOKEN and s.project_id is None
     assert "a-token" not in repr(s)
+
+
+@pytest.mark.parametrize(("login", "is_secret"), [("a" * 7, False), ("a" * 8, True)], ids=["7", "8"])
+@pytest.mark.parametrize("auth_type", ["aksk", "password"])
+def test_a_login_is_a_secret_from_8_characters_on(auth_type: str, login: str, is_secret: bool) -> None:
+    # Huawei's password policy asks for 8 characters: a shorter login is a plain user name.
+    s = CfwSettings.from_connection(
+        "c",
+        login=login,
+        password=SK,
+        extra={"region": "cn-north-4", "auth_type": auth_type, "domain_name": "d"},
+    )
+    assert (login in s.secrets) is is_secret

@@ -29,6 +29,11 @@ HOOK_DAG = "example_cfw_hook"
 LIFECYCLE_DAG = "example_cfw_firewall_lifecycle"
 #: The firewall the lifecycle run creates (setup) and deletes (teardown); its jobs are the emulator's own.
 DEMO_FIREWALL = "demo-firewall"
+#: How long the emulator's firewall jobs run in the demo. Real ones take minutes (the emulator's own
+#: default is 180 s); 30 s shows a real wait (the operators poll every 10 s, so about three polls,
+#: and well past the scheduler-race window of the first seconds after a deferral) and keeps the
+#: lifecycle run (create, use, delete: about 90 s) inside the demo's 150 s for the runs.
+DEMO_FIREWALL_JOB_SECONDS = 30.0
 #: Expectation.job_id for a job the run itself started: read from that task's XCom.
 FROM_XCOM = "xcom:"
 
@@ -143,13 +148,16 @@ def main(argv: list[str] | None = None) -> int:
         jobs,
         parallelism=args.parallelism,
         keep_home=args.keep,
+        firewall_job_seconds=DEMO_FIREWALL_JOB_SECONDS,
     )
     rows: list[Row] = []
     firewalls_left = -1
     survivors: list[str] = []
     try:
         say(
-            began, f"starting the CFW emulator ({len(jobs)} scripted jobs, fake AK/SK; {session.config_path})"
+            began,
+            f"starting the CFW emulator ({len(jobs)} scripted jobs, firewall jobs of "
+            f"{DEMO_FIREWALL_JOB_SECONDS:.0f} s, fake AK/SK; {session.config_path})",
         )
         say(
             began,

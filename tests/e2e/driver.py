@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from airflow_provider_cfw.testing import CfwEmulator
+from airflow_provider_cfw.testing.firewalls import FAST_FIREWALL_JOB_SECONDS
 from tests.e2e.postgres import PostgresServer
 from tests.e2e.records import Sampler
 from tests.e2e.scenario import FakeAccount, RunResult, job_polls, start_emulator, write_config
@@ -46,6 +47,8 @@ class E2eSession:
     :param triggerer: start the usual single triggerer; ``False`` leaves triggerers to the caller
         (:meth:`AirflowStack.add_triggerer`, :meth:`AirflowStack.start_triggerer`).
     :param env: extra environment for every Airflow process (``AIRFLOW__...`` overrides).
+    :param firewall_job_seconds: how long the emulator's firewall jobs run (a second: tests want
+        them done; the demo asks for longer).
     """
 
     def __init__(
@@ -58,11 +61,14 @@ class E2eSession:
         postgres: bool = False,
         triggerer: bool = True,
         env: Mapping[str, str] | None = None,
+        firewall_job_seconds: float = FAST_FIREWALL_JOB_SECONDS,
     ) -> None:
         self.home = Path(tempfile.mkdtemp(prefix="cfw-e2e-"))
         self.keep_home = keep_home
         self.account = FakeAccount.generate()
-        self.config_path = write_config(self.home / "emulator.json", self.account.emulator_config(jobs))
+        self.config_path = write_config(
+            self.home / "emulator.json", self.account.emulator_config(jobs, firewall_job_seconds)
+        )
         self.dag_files = list(dag_files)
         self.dag_ids = list(dag_ids)
         self.parallelism = parallelism

@@ -5,7 +5,7 @@ recorded and what the emulator counted (firewalls made, orders, creates sent, re
 from __future__ import annotations
 
 from airflow_provider_cfw.testing import CfwEmulator
-from airflow_provider_cfw.testing.firewalls import DEFAULT_JOB_SCRIPT
+from airflow_provider_cfw.testing.firewalls import FAST_JOB_SCRIPT
 from tests.e2e.driver import E2eSession
 
 RETRY_DAG = "e2e_cfw_firewall_retry"
@@ -44,11 +44,11 @@ def failed_creation_leaves_nothing_and_the_name_works_next_run(e2e: E2eSession, 
     emu = emulator(e2e)
     name = f"e2e-cf-{run_id[-6:]}"
     created_before = emu.firewalls_created
-    emu.script_firewall_jobs([("Running", 1.0), ("Failed", None)], deletes=DEFAULT_JOB_SCRIPT)
+    emu.script_firewall_jobs([("Running", 1.0), ("Failed", None)], deletes=FAST_JOB_SCRIPT)
     try:
         failed = e2e.run(TEARDOWN_DAG, run_id, {"name": name, "fail_work": False})
     finally:
-        emu.script_firewall_jobs(DEFAULT_JOB_SCRIPT)
+        emu.script_firewall_jobs(emu.firewalls.default_job_script)
     why = e2e.diagnose(TEARDOWN_DAG, run_id)
     create = failed.tasks["create_firewall"]
     assert (failed.state, create.state, create.try_number) == ("failed", "failed", 1), why

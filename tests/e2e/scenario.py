@@ -15,6 +15,7 @@ from typing import Any
 
 from airflow_provider_cfw.testing import CfwEmulator
 from airflow_provider_cfw.testing.config import apply_config, emulator_settings, load_config
+from airflow_provider_cfw.testing.firewalls import FAST_FIREWALL_JOB_SECONDS
 from tests.e2e.records import Observation, TaskTry
 
 REGION = "cn-north-4"
@@ -59,9 +60,13 @@ class FakeAccount:
         }
         return {f"AIRFLOW_CONN_{conn_id.upper()}": json.dumps(conn)}
 
-    def emulator_config(self, jobs: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
-        """A config file's content (schema: docs/testing.md) with this account and these jobs."""
+    def emulator_config(
+        self, jobs: Iterable[Mapping[str, Any]], firewall_job_seconds: float = FAST_FIREWALL_JOB_SECONDS
+    ) -> dict[str, Any]:
+        """A config file's content (schema: docs/testing.md) with this account and these jobs; firewall
+        jobs that take ``firewall_job_seconds`` (a second unless told: the tests want them done)."""
         return {
+            "firewall_job_seconds": firewall_job_seconds,
             "aksk": [{"ak": self.ak, "sk": self.sk}],
             "projects": [{"id": self.project_id, "name": REGION}],
             "jobs": [{"project_id": self.project_id, **job} for job in jobs],

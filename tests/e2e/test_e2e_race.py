@@ -2,7 +2,7 @@
 provider waits. Short jobs (Running 1 to 3 polls, then Success; one in six fails), several waits per
 DAG run, two runs at once, ``retries=0``: the waits that Airflow 3.3.2's scheduler fails when it drains
 the deferring try's executor event after the trigger has queued the task again. ``make race`` runs
-100 or more per mode (``benchmarks/waits.py``); this is the small version that ``make test`` runs.
+100 or more per mode (``tests/e2e/race_bench.py``); this is the small version that ``make test`` runs.
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ import json
 
 import pytest
 
-from airflow_provider_cfw.sensors.worker_free import START_FROM_TRIGGER_SINCE, airflow_version
+from airflow_provider_cfw.version_compat import START_FROM_TRIGGER_SINCE, airflow_version
 from tests.e2e.conftest import JOBS, WAIT_MODES, job_id
 from tests.e2e.driver import E2eSession
 from tests.e2e.stack import airflow_major

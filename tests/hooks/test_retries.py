@@ -16,11 +16,13 @@ from airflow_provider_cfw.core.errors import (
     CfwConnectionError,
     CfwJobNotFound,
     CfwResponseError,
+    CfwThrottled,
 )
 from airflow_provider_cfw.core.models import CfwJobStatus
+from airflow_provider_cfw.core.rate_limit import MAX_THROTTLED_RETRIES
 from airflow_provider_cfw.hooks.cfw import CfwHook
 from airflow_provider_cfw.testing import CfwEmulator
-from tests.conftest import PROJECT
+from tests.conftest import PROJECT, LimiterClock
 from tests.reliability import SECTIONS, FaultMatrix, outcome
 
 # (scenario, fault kind, fault parameters): each is transient, so one of them is ridden out with one retry.
@@ -150,22 +152,34 @@ def test_unknown_status_is_kept_not_retried(emu: CfwEmulator, job_id: str) -> No
     assert len(emu.stats.log) == 1
 
 
-def test_retry_after_is_honoured(emu: CfwEmulator, job_id: str, caplog: pytest.LogCaptureFixture) -> None:
+def test_retry_after_is_honoured(emu: CfwEmulator, job_id: str, limiter_clock: LimiterClock) -> None:
     emu.inject("cfw.job", "status", status=429, retry_after="1", count=1)
+    CfwHook().get_job(job_id)
+    # The throttle paused the identity for the Retry-After (the backoff alone, retry_backoff=0.01, would
+    # wait a few hundredths of a second), then the call was sent again in its turn.
+    assert limiter_clock.sleeps == [1.0]
+    assert emu.stats.count("cfw.job", 429) == 1 and emu.stats.count("cfw.job", 200) == 1
+
+
+def test_a_retry_after_of_a_503_is_honoured_by_the_retry(
+    emu: CfwEmulator, job_id: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    emu.inject("cfw.job", "status", status=503, retry_after="1", count=1)
     with caplog.at_level(logging.WARNING, logger="airflow_provider_cfw"):
         CfwHook().get_job(job_id)
     waits = [float(w) for w in re.findall(r"retrying in ([0-9.]+) s", caplog.text)]
-    # The backoff alone (retry_backoff=0.01) would wait a few hundredths of a second.
     assert waits and waits[0] >= 1.0
-    assert "APIGW.0308" in caplog.text
+    assert "APIGW.0201" in caplog.text
 
 
-def test_429_body_is_reported(emu: CfwEmulator, job_id: str) -> None:
-    emu.inject("cfw.job", "status", status=429, retry_after="0", count=10)
-    with pytest.raises(CfwApiError) as info:
-        CfwHook(max_retries=0).get_job(job_id)
+def test_429_body_is_reported(emu: CfwEmulator, job_id: str, limiter_clock: LimiterClock) -> None:
+    emu.inject("cfw.job", "status", status=429, retry_after="0", count=100)
+    with pytest.raises(CfwThrottled) as info:
+        CfwHook(max_retries=3).get_job(job_id)
     assert info.value.error_code == "APIGW.0308"
     assert info.value.error_msg and info.value.request_id
+    # Sent again in turn by the limiter, max_retries aside, and not once more by the retry policy.
+    assert emu.stats.count("cfw.job", 429) == MAX_THROTTLED_RETRIES + 1
 
 
 def test_html_502_is_described(emu: CfwEmulator, job_id: str) -> None:

@@ -9,6 +9,7 @@ import pytest
 
 from airflow_provider_cfw.core.client import CfwClient
 from airflow_provider_cfw.core.iam import TokenCache
+from airflow_provider_cfw.core.jobs import job_call
 from airflow_provider_cfw.core.settings import CfwSettings
 from airflow_provider_cfw.testing import CfwEmulator
 from tests.conftest import DOMAIN, PASSWORD, PROJECT, REGION
@@ -46,12 +47,12 @@ def test_refresh_lead_time(emu: CfwEmulator, ttl: float, lead: float) -> None:
     client = CfwClient(settings, tokens=TokenCache(clock=clock))
     start = clock.now
 
-    client.get_job(job_id)
+    client.run(job_call(emu.url, PROJECT, job_id))
     assert emu.stats.tokens_issued == 1
     clock.now = start + ttl - lead - 2  # just before the lead time: the cached token serves
-    client.get_job(job_id)
+    client.run(job_call(emu.url, PROJECT, job_id))
     assert emu.stats.tokens_issued == 1
     clock.now = start + ttl - lead + 2  # just after: a new one, though the gateway still takes the old
-    client.get_job(job_id)
+    client.run(job_call(emu.url, PROJECT, job_id))
     assert emu.stats.tokens_issued == 2
     assert emu.stats.count("cfw.job", 200) == 3 and emu.stats.count("cfw.job", 401) == 0

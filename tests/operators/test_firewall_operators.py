@@ -14,7 +14,7 @@ from airflow.providers.common.compat.sdk import AirflowException, AirflowFailExc
 
 from airflow_provider_cfw import CfwCreateFirewallOperator, CfwDeleteFirewallOperator
 from airflow_provider_cfw.core.errors import CfwConfigError
-from airflow_provider_cfw.operators.cfw import JOB_NOT_FOUND_GRACE_SECONDS
+from airflow_provider_cfw.core.waits import JOB_NOT_FOUND_GRACE_SECONDS
 from airflow_provider_cfw.testing import CfwEmulator
 from airflow_provider_cfw.triggers.cfw import SCHEDULER_HOLD_SECONDS, CfwJobTrigger
 from tests.conftest import PROJECT, assert_no_secrets

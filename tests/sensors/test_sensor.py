@@ -17,10 +17,11 @@ from airflow.providers.common.compat.sdk import (
     TaskDeferred,
 )
 
+from airflow_provider_cfw.core.rate_limit import MAX_THROTTLED_RETRIES
 from airflow_provider_cfw.sensors.cfw import CfwJobSensor
-from airflow_provider_cfw.sensors.worker_free import XCOM_AS_TEXT_SINCE, airflow_version
 from airflow_provider_cfw.triggers.cfw import CfwJobTrigger
-from tests.conftest import PROJECT, assert_no_secrets, logged_count
+from airflow_provider_cfw.version_compat import XCOM_AS_TEXT_SINCE, airflow_version
+from tests.conftest import PROJECT, LimiterClock, assert_no_secrets, logged_count
 from tests.listeners import listeners
 
 
@@ -148,6 +149,17 @@ def test_transient_trouble_is_an_ordinary_exception(emu: Any, set_conn: Any) -> 
         sensor(job_id).poke(ctx())
     assert not isinstance(info.value, AirflowFailException)
     assert "503" in str(info.value)
+
+
+def test_a_throttled_poke_keeps_waiting(emu: Any, conn: Any, limiter_clock: LimiterClock) -> None:
+    job_id = new_job_id()
+    emu.add_job(PROJECT, job_id, statuses=["Success"])
+    # More throttles in a row than the limiter sends again: the first poke ends throttled.
+    emu.inject("cfw.job", status=429, retry_after="0", count=MAX_THROTTLED_RETRIES + 2)
+    op = sensor(job_id)
+    assert op.poke(ctx()) is False
+    assert op.poke(ctx())
+    assert emu.stats.count("cfw.job", 429) == MAX_THROTTLED_RETRIES + 2
 
 
 def test_invalid_job_id_fails_before_any_request(emu: Any, conn: Any) -> None:
@@ -285,6 +297,8 @@ def test_running_defers_with_the_right_trigger_and_timeout(
         "end_from_trigger": airflow_version() < XCOM_AS_TEXT_SINCE,
         "return_value": None,
         "do_xcom_push": True,
+        "poll_growth": 0.0,
+        "poll_cap": 60.0,
     }
     assert_no_secrets(kwargs, repr(deferred.trigger))
 

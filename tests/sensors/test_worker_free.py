@@ -11,16 +11,16 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from airflow.providers.common.compat.sdk import AirflowFailException, TaskDeferred
+from airflow.providers.common.compat.sdk import AirflowFailException, Asset, TaskDeferred
 
 from airflow_provider_cfw.sensors.cfw import CfwJobSensor
-from airflow_provider_cfw.sensors.worker_free import (
+from airflow_provider_cfw.triggers.cfw import CfwJobTrigger
+from airflow_provider_cfw.version_compat import (
     START_FROM_TRIGGER_SINCE,
     XCOM_AS_TEXT_SINCE,
     airflow_version,
     end_from_trigger_decision,
 )
-from airflow_provider_cfw.triggers.cfw import CfwJobTrigger
 from tests.conftest import PROJECT, SK, assert_no_secrets, logged_count
 from tests.listeners import TaskListener, listeners
 
@@ -47,10 +47,10 @@ class FakeTI:
 
 def test_auto_is_on_only_without_anything_observable() -> None:
     with listeners():
-        end, why = end_from_trigger_decision(sensor(), None)
+        end, why = end_from_trigger_decision(sensor(), None, CfwJobSensor)
         assert end is not XCOM_AS_TEXT, why
         # With no XCom pushed, the triggerer's XCom format changes nothing either.
-        end, why = end_from_trigger_decision(sensor(do_xcom_push=False), None)
+        end, why = end_from_trigger_decision(sensor(do_xcom_push=False), None, CfwJobSensor)
         assert end, why
         assert why == "end_from_trigger auto: on, no listeners, callbacks, outlets or overrides"
 
@@ -69,12 +69,19 @@ def _noop(context: Any) -> None:
     pass
 
 
+def _noop_result(context: Any, result: Any = None) -> None:
+    pass
+
+
 @pytest.mark.parametrize(
     ("build", "reason"),
     [
         (lambda: sensor(do_xcom_push=False, on_success_callback=_noop), "on_success_callback is set"),
         (lambda: sensor(do_xcom_push=False, on_execute_callback=_noop), "on_execute_callback is set"),
         (lambda: sensor(do_xcom_push=False, multiple_outputs=True), "multiple_outputs is set"),
+        # A DAG scheduled on this asset would never run: the triggerer emits no asset event.
+        (lambda: sensor(do_xcom_push=False, outlets=[Asset("cfw://jobs/done")]), "the task has outlets"),
+        (lambda: sensor(do_xcom_push=False, post_execute=_noop_result), "post_execute is set"),
         (
             lambda: SubclassedSensor(task_id="w", job_id="j", deferrable=True, do_xcom_push=False),
             "a subclass overrides execute_complete",
@@ -88,13 +95,15 @@ def _noop(context: Any) -> None:
         "on_success_callback",
         "on_execute_callback",
         "multiple_outputs",
+        "outlets",
+        "post_execute_argument",
         "execute_complete",
         "post_execute",
     ],
 )
 def test_auto_is_off_when_a_worker_end_would_be_missed(build: Any, reason: str) -> None:
     with listeners():
-        end, why = end_from_trigger_decision(build(), None)
+        end, why = end_from_trigger_decision(build(), None, CfwJobSensor)
     assert not end and reason in why, why
 
 
@@ -102,7 +111,7 @@ def test_auto_is_off_with_listeners_installed() -> None:
     # Airflow's DAG bag would refuse end_from_trigger=True here; auto (None) passes its check.
     with listeners(TaskListener()):
         op = sensor(do_xcom_push=False)
-        end, why = end_from_trigger_decision(op, None)
+        end, why = end_from_trigger_decision(op, None, CfwJobSensor)
     assert not end and "listeners are installed" in why, why
     assert not getattr(op, "end_from_trigger", False)
 
@@ -110,7 +119,10 @@ def test_auto_is_off_with_listeners_installed() -> None:
 @pytest.mark.parametrize("requested", [True, False])
 def test_an_explicit_choice_is_kept(requested: bool) -> None:
     with listeners(TaskListener()):
-        assert end_from_trigger_decision(sensor(), requested) == (requested, f"end_from_trigger={requested}")
+        assert end_from_trigger_decision(sensor(), requested, CfwJobSensor) == (
+            requested,
+            f"end_from_trigger={requested}",
+        )
 
 
 @pytest.mark.parametrize(
@@ -352,14 +364,35 @@ def test_the_docs_example_builds_a_wait_that_starts_on_the_triggerer() -> None:
 
 
 def test_the_decision_serves_an_operator_whose_resume_only_returns_a_value() -> None:
-    """Ready for the delete operator's resume (the lead wires it): its own execute_complete is the base."""
-    from airflow_provider_cfw.operators.cfw import CfwCreateFirewallOperator, CfwDeleteFirewallOperator
+    """The delete operator's resume: the base it is measured against is its own class."""
+    from airflow_provider_cfw.operators.cfw import CfwDeleteFirewallOperator
+
+    class LoggingDelete(CfwDeleteFirewallOperator):
+        def job_ended(self, job: Any, submitted: Any) -> Any:
+            return super().job_ended(job, submitted)
 
     delete = CfwDeleteFirewallOperator(
         task_id="delete", firewall_id="fw-1", deferrable=True, do_xcom_push=False
     )
+    overridden = LoggingDelete(task_id="delete2", firewall_id="fw-1", deferrable=True, do_xcom_push=False)
     with listeners():
         assert end_from_trigger_decision(delete, None, CfwDeleteFirewallOperator)[0] is True
-        # Measured against another class's resume, the operator's own counts as an override.
-        end, why = end_from_trigger_decision(delete, None, CfwCreateFirewallOperator)
-    assert not end and "overrides execute_complete" in why
+        # A subclass that does more when the job ends would be skipped: auto stays off.
+        end, why = end_from_trigger_decision(overridden, None, CfwDeleteFirewallOperator)
+    assert not end and "overrides job_ended" in why, why
+
+
+@pytest.mark.parametrize(
+    ("version", "starts_on_the_triggerer"),
+    [((3, 2, 9), False), (START_FROM_TRIGGER_SINCE, True), ((3, 3, 2), True)],
+    ids=["3.2.9", "3.3.0", "3.3.2"],
+)
+def test_start_from_trigger_from_airflow_3_3_0_exactly(
+    monkeypatch: pytest.MonkeyPatch, version: tuple[int, int, int], starts_on_the_triggerer: bool
+) -> None:
+    # The running Airflow is one version: which one the check sees is the only thing made up here.
+    import airflow_provider_cfw.version_compat as version_compat
+
+    monkeypatch.setattr(version_compat, "airflow_version", lambda: version)
+    fallback = version_compat.start_from_trigger_fallback(sensor(job_id="{{ params.job_id }}"))
+    assert (fallback is None) is starts_on_the_triggerer, fallback

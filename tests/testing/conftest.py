@@ -12,6 +12,7 @@ import requests
 from airflow_provider_cfw.core.http import HttpRequest
 from airflow_provider_cfw.core.signing import AkSkCredentials, sign_request
 from airflow_provider_cfw.testing import CfwEmulator
+from airflow_provider_cfw.testing.firewalls import FAST_FIREWALL_JOB_SECONDS
 
 AK = "EMUTESTAK0000000000A"
 SK = "EMUTESTsecretKey0123456789abcdefghijklmn"  # fake
@@ -96,7 +97,8 @@ def utcnow() -> datetime:
 
 @pytest.fixture
 def emu() -> Iterator[CfwEmulator]:
-    with CfwEmulator() as emulator:
+    # Firewall jobs of a second, as the cfw_emulator fixture's: these tests step the clock past them.
+    with CfwEmulator(firewall_job_seconds=FAST_FIREWALL_JOB_SECONDS) as emulator:
         emulator.add_aksk(AK, SK)
         emulator.add_aksk(TEMP_AK, TEMP_SK, SECURITY_TOKEN)
         emulator.add_iam_user(DOMAIN, USER, PASSWORD, project_name=REGION)

@@ -68,6 +68,8 @@ def test_serialize_is_plain_json_and_round_trips() -> None:
         "return_value": None,
         "do_xcom_push": True,
         "deferred_at": 1_799_999_990.25,
+        "poll_growth": 0.0,
+        "poll_cap": 60.0,
     }
     assert json.loads(json.dumps(kwargs)) == kwargs
     module, _, name = classpath.rpartition(".")

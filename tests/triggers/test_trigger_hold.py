@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-import airflow_provider_cfw.triggers.cfw as trigger_module
+import airflow_provider_cfw.triggers.base as trigger_module
 from airflow_provider_cfw.triggers.cfw import SCHEDULER_HOLD_SECONDS, CfwJobTrigger
 from tests.conftest import PROJECT, SK, logged_count
 

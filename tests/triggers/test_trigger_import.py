@@ -39,7 +39,7 @@ def test_module_does_not_import_the_transports(already_loaded: str, module: str)
 @pytest.fixture
 def fresh_hook_import(monkeypatch: pytest.MonkeyPatch) -> list[object]:
     """No hook import done or in flight yet, as in a fresh triggerer; each import thread's start counted."""
-    from airflow_provider_cfw.triggers import cfw as trigger_module
+    from airflow_provider_cfw.triggers import base as trigger_module
 
     started: list[object] = []
     real = trigger_module._import_hook_class
@@ -55,7 +55,7 @@ def fresh_hook_import(monkeypatch: pytest.MonkeyPatch) -> list[object]:
 
 async def test_triggers_starting_together_share_one_hook_import(fresh_hook_import: list[object]) -> None:
     from airflow_provider_cfw.hooks.cfw import CfwHook
-    from airflow_provider_cfw.triggers.cfw import _hook_class
+    from airflow_provider_cfw.triggers.base import _hook_class
 
     classes = await asyncio.gather(*(_hook_class() for _ in range(200)))
     classes.append(await _hook_class())  # and one after it ended
@@ -67,7 +67,7 @@ async def test_a_failed_hook_import_is_tried_again(
     fresh_hook_import: list[object], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from airflow_provider_cfw.hooks.cfw import CfwHook
-    from airflow_provider_cfw.triggers import cfw as trigger_module
+    from airflow_provider_cfw.triggers import base as trigger_module
 
     # The first import fails (say, a dependency half-installed while the triggerer started)...
     monkeypatch.setattr(trigger_module, "_HOOK_MODULE", "airflow_provider_cfw.hooks.no_such_module")

@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 
-import airflow_provider_cfw.triggers.cfw as trigger_module
+import airflow_provider_cfw.core.waits as waits_module
+import airflow_provider_cfw.triggers.base as trigger_module
 from airflow_provider_cfw.triggers.cfw import CfwJobTrigger
 from tests.conftest import PROJECT
 
@@ -39,7 +40,7 @@ class FakeTime:
 def fake_time(monkeypatch: pytest.MonkeyPatch) -> FakeTime:
     fake = FakeTime()
     monkeypatch.setattr(trigger_module, "_sleep", fake.sleep)
-    monkeypatch.setattr(trigger_module, "_monotonic", fake.monotonic)
+    monkeypatch.setattr(waits_module, "_monotonic", fake.monotonic)
     return fake
 
 
@@ -90,8 +91,8 @@ async def test_retry_after_lengthens_a_pause_and_never_shortens_one(
     job_id = new_job(emu, ["Running", "Success"])
     emu.inject("cfw.job", status=503, retry_after="30", count=1)  # longer than the backoff: 30
     emu.inject("cfw.job", status=503, count=1)  # no Retry-After: the backoff, 2
-    emu.inject("cfw.job", status=429, retry_after="1", count=1)  # shorter than the backoff: 4
-    emu.inject("cfw.job", status=429, retry_after="3600", count=1)  # capped at a minute, above 8
+    emu.inject("cfw.job", status=503, retry_after="1", count=1)  # shorter than the backoff: 4
+    emu.inject("cfw.job", status=503, retry_after="3600", count=1)  # capped at a minute, above 8
     assert (await run_to_event(job_id, fake_time, poll_interval=1))["status"] == "success"
     assert fake_time.sleeps == [30, 2, 4, 60, 1]
 
@@ -167,3 +168,28 @@ async def test_a_wait_told_the_status_logs_only_a_change_from_it(
     assert count(f"CFW job {job_id} is Running") == 0
     assert count(f"CFW job {job_id} still Running after 5 min, 31 polls") == 1
     assert count(f"CFW job {job_id} is now Queued (was Running)") == 1
+
+
+# -- a poll schedule that grows ---------------------------------------------------------------------
+
+
+async def test_poll_growth_lengthens_the_pauses_of_a_long_wait_up_to_the_cap(
+    emu: Any, conn: Any, fake_time: FakeTime
+) -> None:
+    job_id = new_job(emu, [*["Running"] * 40, "Success"])
+    event = await run_to_event(job_id, fake_time, poll_interval=10, poll_growth=0.25, poll_cap=60)
+    assert event["status"] == "success"
+    pauses = fake_time.sleeps
+    assert len(pauses) == 40 and emu.stats.count("cfw.job") == 41
+    # Never shorter than the interval but by the 10 % jitter, never past the cap; long once the job is old.
+    assert all(9.0 <= pause <= 60 for pause in pauses)
+    assert pauses[:3] == pytest.approx([10, 10, 10], rel=0.1)
+    assert max(pauses[-10:]) > 50 and sum(pauses) > 3 * 10 * len(pauses)
+
+
+async def test_without_poll_growth_every_pause_is_the_interval(
+    emu: Any, conn: Any, fake_time: FakeTime
+) -> None:
+    job_id = new_job(emu, [*["Running"] * 40, "Success"])
+    assert (await run_to_event(job_id, fake_time, poll_interval=10))["status"] == "success"
+    assert fake_time.sleeps == [10] * 40

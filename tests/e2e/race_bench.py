@@ -1,4 +1,4 @@
-"""``python -m benchmarks.waits``: what a whole deferred wait costs a deployment, on a real Airflow stack.
+"""``python -m tests.e2e.race_bench``: what a whole deferred wait costs a deployment, on a real Airflow stack.
 
 Airflow 3 (api-server, scheduler with the LocalExecutor, dag-processor, triggerer; SQLite), the
 emulator in this process. For each way the provider offers to wait, N waits of jobs that answer
@@ -30,7 +30,7 @@ from benchmarks.docs_page import SECTION_END, SECTION_START, replace_section
 from benchmarks.report import environment
 from tests.e2e.waits import FIREWALL, SENSOR_MODES, Batch, WaitsRun, summary
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 PAGE = ROOT / "docs" / "performance.md"
 LABELS = {
     "worker": "deferred, resumed on a worker (today's path, events held 5 s after the deferral)",
@@ -41,7 +41,7 @@ LABELS = {
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.waits", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m tests.e2e.race_bench", description=__doc__)
     parser.add_argument("--waits", type=int, default=50, help="waits per mode (default 50)")
     parser.add_argument(
         "--modes",
@@ -120,7 +120,7 @@ def section(batches: Sequence[Batch], env: str) -> str:
             table(batches),
             "",
             "Rerun: `make race RACE_ARGS=--write-docs` (100 waits per row, about 40 minutes on 2 busy "
-            "cores), or `.venv/bin/python -m benchmarks.waits --waits 50 --write-docs`.",
+            "cores), or `.venv/bin/python -m tests.e2e.race_bench --waits 50 --write-docs`.",
             SECTION_END,
         ]
     )
@@ -162,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
             batch = run.run_mode(mode, args.waits, at_once=args.runs_at_once)
             print(summary([batch]), file=sys.stderr, flush=True)
             batches.append(batch)
-    env = environment("python -m benchmarks.waits " + " ".join(given))
+    env = environment("python -m tests.e2e.race_bench " + " ".join(given))
     print(env + "\n\n" + table(batches))
     if args.json is not None:
         args.json.write_text(json.dumps([_raw(b) for b in batches], indent=1, default=str))

@@ -10,9 +10,9 @@ import pytest
 import requests
 import urllib3.exceptions
 
-from airflow_provider_cfw.core.failures import FailureKinds, describe, proxy_note
 from airflow_provider_cfw.core.sync_transport import REQUESTS_FAILURES as REQ
 from airflow_provider_cfw.core.transport import AIOHTTP_FAILURES as AIO
+from airflow_provider_cfw.core.transport_failures import FailureKinds, describe, proxy_note
 
 SECRET = "s3cr3t-Pr0xy-pw"
 TIMEOUT = (60.0, 120.0)

@@ -1,0 +1,63 @@
+"""The hold before an event that resumes a task on a worker, derived from the deployment's settings."""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any
+
+import pytest
+from airflow import __version__ as airflow_version
+
+from airflow_provider_cfw.version_compat import (
+    HOLD_MARGIN_SECONDS,
+    configured_scheduler_hold_seconds,
+    scheduler_hold_seconds,
+)
+
+AIRFLOW_MAJOR = int(airflow_version.split(".")[0])
+
+
+@pytest.mark.parametrize(
+    ("interval", "idle", "major", "hold"),
+    [
+        (5, 1, 3, 10.0),  # Airflow 3's defaults: the 10 s that lost no wait of 24 there
+        (1, 1, 3, 6.0),  # the race stack's interval: above the 5 s that lost none of 500
+        (30, 1, 3, 35.0),  # a deployment that heartbeats rarely waits longer
+        (5, 0, 3, 9.0),
+        (5, 1, 2, 5.0),  # Airflow 2's task runner returns at the process's exit: today's 5 s
+    ],
+)
+def test_the_hold_follows_the_settings(interval: float, idle: float, major: int, hold: float) -> None:
+    got = scheduler_hold_seconds(
+        min_heartbeat_interval=interval, scheduler_idle_sleep_time=idle, airflow_major=major
+    )
+    assert got == hold
+    assert HOLD_MARGIN_SECONDS == 4.0
+
+
+@pytest.mark.parametrize("bad", [-1, math.nan, math.inf, "5", True])
+@pytest.mark.parametrize(
+    ("setting", "name"),
+    [
+        ("min_heartbeat_interval", "[workers] min_heartbeat_interval"),
+        ("scheduler_idle_sleep_time", "[scheduler] scheduler_idle_sleep_time"),
+    ],
+)
+def test_a_bad_setting_is_named(bad: Any, setting: str, name: str) -> None:
+    settings: dict[str, Any] = {"min_heartbeat_interval": 5, "scheduler_idle_sleep_time": 1, setting: bad}
+    with pytest.raises(ValueError, match=rf"^{re.escape(name)} must be a finite number"):
+        scheduler_hold_seconds(**settings, airflow_major=3)
+
+
+def test_read_from_this_processs_configuration(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("AIRFLOW__WORKERS__MIN_HEARTBEAT_INTERVAL", raising=False)
+    monkeypatch.delenv("AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME", raising=False)
+    at_defaults = configured_scheduler_hold_seconds()
+    monkeypatch.setenv("AIRFLOW__WORKERS__MIN_HEARTBEAT_INTERVAL", "1")
+    monkeypatch.setenv("AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME", "2")
+    tuned = configured_scheduler_hold_seconds()
+    if AIRFLOW_MAJOR >= 3:
+        assert (at_defaults, tuned) == (10.0, 7.0)
+    else:  # no [workers] section; the interval does not delay Airflow 2's report
+        assert (at_defaults, tuned) == (5.0, 6.0)

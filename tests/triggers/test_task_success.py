@@ -1,0 +1,204 @@
+"""task_success_event: the event that ends a task on the triggerer with the XCom a worker would push,
+or ``None`` (and one log line) where only a resume on a worker gets that XCom right.
+
+The push itself, on a real triggerer and a real downstream ``xcom_pull``, is proven end to end by
+tests/e2e/test_e2e_xcom_push.py; these run the decisions and the failure paths in this process.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from typing import Any
+
+import pytest
+from airflow.triggers.base import TaskSuccessEvent
+
+from airflow_provider_cfw.triggers.cfw import CfwJobTrigger
+from airflow_provider_cfw.triggers.task_success import RETURN_VALUE, task_success_event
+from airflow_provider_cfw.version_compat import TRIGGER_PUSH_SINCE, XComRoute, airflow_version, xcom_route
+from tests.conftest import PROJECT, logged_count
+
+AIRFLOW_3 = airflow_version() >= (3, 0, 0)
+VALUE = {"id": "job-1", "status": "Success", "duration_seconds": 3}
+
+
+@pytest.mark.parametrize(
+    ("version", "route"),
+    [
+        ((2, 10, 5), XComRoute.EVENT),
+        ((2, 11, 0), XComRoute.EVENT),
+        ((3, 0, 0), XComRoute.WORKER),
+        ((3, 0, 4), XComRoute.WORKER),  # the last 3.0 whose triggerer leaves SetXCom unanswered
+        ((3, 0, 6), XComRoute.TRIGGER),
+        ((3, 1, 8), XComRoute.TRIGGER),
+        ((3, 2, 2), XComRoute.TRIGGER),
+        ((3, 3, 2), XComRoute.TRIGGER),
+    ],
+)
+def test_who_stores_the_xcom_on_each_airflow(version: tuple[int, int, int], route: XComRoute) -> None:
+    assert xcom_route(version) is route
+
+
+def test_the_first_version_that_pushes_is_3_0_6() -> None:
+    assert TRIGGER_PUSH_SINCE == (3, 0, 6)
+
+
+def _trigger(with_task_instance: bool = True, map_index: int = -1) -> CfwJobTrigger:
+    """A trigger as the triggerer hands it over: with the task instance it runs for."""
+    trigger = CfwJobTrigger(job_id=str(uuid.uuid4()), project_id=PROJECT)
+    if with_task_instance:
+        trigger.task_instance = _task_instance(map_index)
+    return trigger
+
+
+def _task_instance(map_index: int) -> Any:
+    # What each triggerer sets: Airflow 3 a TaskInstanceDTO of the workload, Airflow 2 the ORM row.
+    if AIRFLOW_3:
+        from airflow.executors.workloads.task import TaskInstanceDTO
+
+        return TaskInstanceDTO(
+            id=uuid.uuid4(),
+            task_id="wait",
+            dag_id="my_dag",
+            run_id="manual__1",
+            try_number=1,
+            dag_version_id=uuid.uuid4(),
+            map_index=map_index,
+            pool_slots=1,
+            priority_weight=1,
+            queue="default",
+        )
+    from datetime import UTC, datetime
+
+    from airflow.models.dag import DAG
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.operators.empty import EmptyOperator
+
+    dag = DAG("my_dag", schedule=None, start_date=datetime(2026, 1, 1, tzinfo=UTC))
+    return TaskInstance(EmptyOperator(task_id="wait", dag=dag), run_id="manual__1", map_index=map_index)
+
+
+class Logs:
+    """The log lines a test wrote: Airflow 3 routes a trigger's log through structlog (stdout here),
+    Airflow 2 through logging."""
+
+    def __init__(self, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture) -> None:
+        self.capsys, self.caplog = capsys, caplog
+        caplog.set_level(logging.INFO)
+
+    def count(self, needle: str) -> int:
+        return logged_count(needle, self.capsys, self.caplog)
+
+    def text(self) -> str:
+        return self.capsys.readouterr().out + self.caplog.text
+
+
+@pytest.fixture
+def logs(capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture) -> Logs:
+    return Logs(capsys, caplog)
+
+
+RESUMING_NO_TI = "No task instance to end here (dag.test() runs triggers inline): resuming the task"
+
+
+async def test_without_a_task_instance_the_task_resumes(logs: Logs) -> None:
+    # dag.test() runs a trigger without a task instance, and gives the task only the event's payload.
+    for push in (True, False):
+        assert await task_success_event(_trigger(with_task_instance=False), VALUE, push=push) is None
+    assert logs.count(RESUMING_NO_TI) == 2
+
+
+async def test_without_do_xcom_push_the_event_carries_nothing(logs: Logs) -> None:
+    event = await task_success_event(_trigger(), VALUE, push=False)
+    assert isinstance(event, TaskSuccessEvent)
+    assert event.xcoms is None
+    assert "XCom" not in logs.text()
+
+
+@pytest.mark.skipif(AIRFLOW_3, reason="Airflow 2's triggerer stores the event's XComs")
+async def test_airflow_2_puts_the_value_in_the_event(logs: Logs) -> None:
+    event = await task_success_event(_trigger(), VALUE, push=True)
+    assert isinstance(event, TaskSuccessEvent)
+    assert event.xcoms == {RETURN_VALUE: VALUE}
+    assert "XCom" not in logs.text()
+
+
+try:
+    from airflow.sdk.bases.xcom import BaseXCom
+except ImportError:  # Airflow 2: no task SDK backend to stand in for
+    BaseXCom = None  # type: ignore[assignment,misc]
+
+#: Where the custom backend below serialized, and with what.
+SERIALIZED: list[tuple[int, dict[str, Any]]] = []
+
+if BaseXCom is not None:
+
+    class NotingXCom(BaseXCom):
+        """A custom backend, as an object-storage one is: its serialize_value does the I/O and
+        returns a reference, which is what the XCom table then holds."""
+
+        @staticmethod
+        def serialize_value(value: Any, **ids: Any) -> Any:
+            SERIALIZED.append((threading.get_ident(), {"value": value, **ids}))
+            return f"noted://{ids['dag_id']}/{ids['task_id']}/{ids['map_index']}"
+
+
+class SupervisorPipe:
+    """The trigger runner's end of the pipe to the triggerer's supervisor, which is another process:
+    what the SDK sent, from which thread. ``send`` is what the SDK's sync ``XCom.set`` calls."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[int, Any]] = []
+
+    def send(self, msg: Any) -> None:
+        self.sent.append((threading.get_ident(), msg))
+
+
+@pytest.fixture
+def configured_backend(monkeypatch: pytest.MonkeyPatch) -> type:
+    """``[core] xcom_backend`` set to NotingXCom, resolved by Airflow's own function, as the task SDK's
+    xcom module resolves it when it is first imported (in the triggerer, by its task runner)."""
+    import airflow.sdk.execution_time.xcom as sdk_xcom
+
+    monkeypatch.setenv("AIRFLOW__CORE__XCOM_BACKEND", f"{__name__}.NotingXCom")
+    backend = sdk_xcom.resolve_xcom_backend()
+    assert backend.__name__ == "NotingXCom"
+    monkeypatch.setattr(sdk_xcom, "XCom", backend)
+    SERIALIZED.clear()
+    return backend
+
+
+@pytest.mark.skipif(not AIRFLOW_3, reason="the task SDK's XCom.set is Airflow 3's")
+async def test_the_configured_backend_stores_it_off_the_loop(
+    configured_backend: type, monkeypatch: pytest.MonkeyPatch, logs: Logs
+) -> None:
+    from airflow.sdk.execution_time import task_runner
+    from airflow.sdk.execution_time.comms import SetXCom
+
+    pipe = SupervisorPipe()
+    monkeypatch.setattr(task_runner, "SUPERVISOR_COMMS", pipe, raising=False)
+
+    event = await task_success_event(_trigger(map_index=2), VALUE, push=True)
+
+    assert isinstance(event, TaskSuccessEvent) and event.xcoms is None
+    [(serialized_in, call)] = SERIALIZED
+    ids = {"dag_id": "my_dag", "task_id": "wait", "run_id": "manual__1", "map_index": 2}
+    assert call == {"value": VALUE, "key": RETURN_VALUE, **ids}
+    [(sent_from, msg)] = pipe.sent
+    # The backend's reference is what reaches the XCom table, as from a worker.
+    assert msg == SetXCom(key=RETURN_VALUE, value="noted://my_dag/wait/2", **ids)
+    # Neither the backend's I/O nor the send ran on the event loop's thread.
+    assert serialized_in == sent_from != threading.get_ident()
+    assert logs.count(f"Pushed the XCom {RETURN_VALUE} through {__name__}.NotingXCom") == 1
+
+
+@pytest.mark.skipif(not AIRFLOW_3, reason="the task SDK's XCom.set is Airflow 3's")
+async def test_a_failed_push_resumes_the_task(logs: Logs) -> None:
+    # Nothing stands in here: in a process without a triggerer's supervisor the SDK's send fails.
+    event = await task_success_event(_trigger(), VALUE, push=True)
+    assert event is None
+    text = logs.text()
+    assert text.count(f"Could not push the XCom {RETURN_VALUE} on the triggerer (ImportError: ") == 1
+    assert text.count("): resuming the task on a worker") == 1
