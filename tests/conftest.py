@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -105,3 +105,17 @@ def _fresh_connection_cache() -> None:
     from airflow_provider_cfw.hooks.connection_cache import ASYNC_CONNECTIONS
 
     ASYNC_CONNECTIONS.clear()
+
+
+@pytest.fixture
+def pushes(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """The configured XCom backend and the supervisor's pipe, as on a triggerer (Airflow 3): what
+    triggers that end their tasks push (a :class:`tests.ending.Pushes`)."""
+    # Imported here: this conftest is loaded before a test may import Airflow.
+    from tests.ending import AIRFLOW_3, SERIALIZED, Pushes, configure_backend, connect_pipe
+
+    if AIRFLOW_3:
+        configure_backend(monkeypatch)
+        connect_pipe(monkeypatch)
+    yield Pushes()
+    SERIALIZED.clear()

@@ -51,6 +51,7 @@ def test_serialize_is_plain_json_and_round_trips() -> None:
         region="cn-north-4",
         last_status="Running",
         deferred_at=1_799_999_990.25,
+        scheduler_hold=10.0,
     )
     classpath, kwargs = trigger.serialize()
     assert classpath == "airflow_provider_cfw.triggers.cfw.CfwJobTrigger"
@@ -68,6 +69,7 @@ def test_serialize_is_plain_json_and_round_trips() -> None:
         "return_value": None,
         "do_xcom_push": True,
         "deferred_at": 1_799_999_990.25,
+        "scheduler_hold": 10.0,
     }
     assert json.loads(json.dumps(kwargs)) == kwargs
     module, _, name = classpath.rpartition(".")

@@ -1,6 +1,8 @@
 """CfwJobTrigger holds an event that resumes the task on a worker until the deferral is
-SCHEDULER_HOLD_SECONDS old (Airflow 3.3.2's stale-executor-event race, issue 26), against the emulator
-with an injected wall clock and sleep: only a wait that ends that soon waits, and only for the rest."""
+``scheduler_hold`` seconds old (SCHEDULER_HOLD_SECONDS for a trigger serialized without it; Airflow
+3.3.2's stale-executor-event race, issue 26), against the emulator with an injected wall clock and
+sleep: only a wait that ends that soon waits, and only for the rest; a task ended on the triggerer
+is not held."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ import pytest
 import airflow_provider_cfw.triggers.base as trigger_module
 from airflow_provider_cfw.triggers.cfw import SCHEDULER_HOLD_SECONDS, CfwJobTrigger
 from tests.conftest import PROJECT, SK, logged_count
+from tests.ending import Pushes, on_the_triggerer
 
 REAL_SLEEP = asyncio.sleep
 HOLD = SCHEDULER_HOLD_SECONDS
@@ -158,8 +161,26 @@ async def test_an_unexpected_error_event_is_held(monkeypatch: pytest.MonkeyPatch
     assert fired_at - clock.start == pytest.approx(HOLD)
 
 
+@pytest.mark.parametrize("hold", [2.5, 10.0])
+async def test_the_deferring_tasks_hold_is_the_one_kept(
+    emu: Any, conn: Any, clock: FakeClock, hold: float
+) -> None:
+    # The worker computed it from its deployment's settings; the trigger only counts it down.
+    trigger = CfwJobTrigger(
+        job_id=new_job(emu, ["Success"]),
+        project_id=PROJECT,
+        poll_interval=1,
+        deferred_at=clock.now,
+        scheduler_hold=hold,
+    )
+    payload, fired_at, pauses = await fire(trigger, clock)
+    assert payload["status"] == "success"
+    assert fired_at - clock.start == pytest.approx(hold)
+    assert pauses == [pytest.approx(hold - trigger.first_poll_delay)]
+
+
 async def test_a_success_that_ends_the_task_on_the_triggerer_is_not_held(
-    emu: Any, conn: Any, clock: FakeClock
+    emu: Any, conn: Any, clock: FakeClock, pushes: Pushes
 ) -> None:
     # end_from_trigger: no worker resumes the task, so a stale executor event cannot fail it.
     trigger = CfwJobTrigger(
@@ -167,11 +188,29 @@ async def test_a_success_that_ends_the_task_on_the_triggerer_is_not_held(
         project_id=PROJECT,
         poll_interval=1,
         deferred_at=clock.now,
+        scheduler_hold=10.0,
         end_from_trigger=True,
     )
-    events = [event async for event in trigger.run()]
+    events = [event async for event in on_the_triggerer(trigger).run()]
     assert [type(event).__name__ for event in events] == ["TaskSuccessEvent"]
+    assert pushes.value_of(events[0])["status"] == "Success"
     assert clock.sleeps == [trigger.first_poll_delay]
+
+
+async def test_a_success_that_cannot_end_the_task_here_resumes_it_held(
+    emu: Any, conn: Any, clock: FakeClock
+) -> None:
+    # No task instance, as under dag.test(): only a resume returns the job, and it is held like any.
+    trigger = CfwJobTrigger(
+        job_id=new_job(emu, ["Success"]),
+        project_id=PROJECT,
+        poll_interval=1,
+        deferred_at=clock.now,
+        end_from_trigger=True,
+    )
+    payload, fired_at, _ = await fire(trigger, clock)
+    assert payload["status"] == "success" and payload["job"]["status"] == "Success"
+    assert fired_at - clock.start == pytest.approx(HOLD)
 
 
 async def test_a_failed_job_is_held_with_end_from_trigger_too(emu: Any, conn: Any, clock: FakeClock) -> None:
