@@ -18,11 +18,15 @@ from airflow_provider_cfw.core.waits import (
     JOB_NOT_FOUND_GRACE_SECONDS,
     CfwFirewallNameConflict,
     CfwWaitTimeout,
+    Creation,
+    CreationWait,
     FirewallGoal,
 )
 from airflow_provider_cfw.triggers.cfw import CfwJobTrigger
-from airflow_provider_cfw.triggers.events import firewall_from_event, job_from_event
+from airflow_provider_cfw.triggers.creation import CfwFirewallCreationTrigger
+from airflow_provider_cfw.triggers.events import creation_from_event, firewall_from_event, job_from_event
 from airflow_provider_cfw.triggers.firewall import CfwFirewallTrigger
+from airflow_provider_cfw.version_compat import configured_scheduler_hold_seconds, end_from_trigger_decision
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
@@ -69,8 +73,10 @@ class CfwFirewallOperatorBase(BaseOperator):
     """The arguments every firewall operator takes, and waiting for its job or firewall.
 
     A subclass decides what to send and what its waits' ends mean: :meth:`job_ended` (and, if it
-    waits for a firewall itself, :meth:`firewall_ended`) run after the wait, in the worker or on the
-    resume after the trigger's event, so both paths end the same way.
+    waits for a firewall itself, :meth:`firewall_ended`, or for a creation, :meth:`creation_ended`)
+    run after the wait, in the worker or on the resume after the trigger's event, so both paths end
+    the same way. Deferred, a job's success can end the task on the triggerer instead
+    (``end_from_trigger``), with the result the resume would return.
 
     :param wait_for_completion: wait for the job to finish.
     :param deferrable: wait on the triggerer (default: ``[operators] default_deferrable``).
@@ -79,6 +85,11 @@ class CfwFirewallOperatorBase(BaseOperator):
     :param cfw_conn_id: the Airflow connection id.
     :param project_id: overrides the connection's project.
     :param region: overrides the connection's region.
+    :param end_from_trigger: deferrable: on the job's success, let the triggerer end the task with the
+        result a worker would return, so no worker resumes it (a failed job, an error, a timeout still
+        resume it). ``None`` (the default) turns it on where nothing else observable changes: no
+        listeners, no ``on_success_callback`` or ``on_execute_callback``, no outlets, no downstream
+        task mapped over the result, no override (:func:`~airflow_provider_cfw.version_compat.end_from_trigger_decision`).
     """
 
     ui_color = "#fde2e2"
@@ -93,9 +104,11 @@ class CfwFirewallOperatorBase(BaseOperator):
         cfw_conn_id: str = "cfw_default",
         project_id: str | None = None,
         region: str | None = None,
+        end_from_trigger: bool | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.end_from_trigger = end_from_trigger
         self.wait_for_completion = wait_for_completion
         self.deferrable = deferrable
         self.poll_interval = validate_seconds(poll_interval, "poll_interval")
@@ -125,6 +138,11 @@ class CfwFirewallOperatorBase(BaseOperator):
         """The task's result once the firewall it waited for is running or ended create failed."""
         raise NotImplementedError
 
+    def creation_ended(self, creation: Creation, submitted: Mapping[str, Any]) -> Any:
+        """The task's result once a creation job ended (and, after a success, its firewall was listed,
+        or not in time: ``creation.firewall`` is ``None``)."""
+        raise NotImplementedError
+
     # ---- look-ups ---------------------------------------------------------------------------------------
 
     def find_firewall(
@@ -147,13 +165,22 @@ class CfwFirewallOperatorBase(BaseOperator):
 
     # ---- waits ----------------------------------------------------------------------------------------
 
-    def wait_for_job(self, job_id: str, action: str, submitted: dict[str, Any]) -> Any:
-        """Wait for ``job_id`` in this worker, or on the triggerer when deferrable; then :meth:`job_ended`."""
+    def wait_for_job(
+        self, job_id: str, action: str, submitted: dict[str, Any], *, ends_as: type, result: Any
+    ) -> Any:
+        """Wait for ``job_id`` in this worker, or on the triggerer when deferrable; then :meth:`job_ended`.
+
+        :param ends_as: the provider's operator class this task is (``end_from_trigger`` auto stays
+            off for a subclass that overrides what a worker runs at the end).
+        :param result: what :meth:`job_ended` returns for the job's success: the trigger ends the task
+            with it (``end_from_trigger``).
+        """
         if self.deferrable:
             trigger = CfwJobTrigger(
                 job_id=job_id,
                 not_found_deadline=time.time() + JOB_NOT_FOUND_GRACE_SECONDS,
                 **self._trigger_kwargs(),
+                **self._ending(action, ends_as, result),
             )
             self._defer(trigger, "execute_complete", submitted)
         job = self._in_worker(
@@ -163,6 +190,45 @@ class CfwFirewallOperatorBase(BaseOperator):
             action,
         )
         return self.job_ended(job, submitted)
+
+    def wait_for_creation(
+        self,
+        job_id: str,
+        name: str,
+        enterprise_project_id: str | None,
+        action: str,
+        submitted: dict[str, Any],
+        *,
+        ends_as: type,
+    ) -> Any:
+        """Wait for a creation job and then for its firewall in the list (:class:`CreationWait`), in this
+        worker or on the triggerer when deferrable; then :meth:`creation_ended`.
+
+        :param ends_as: the provider's operator class this task is (see :meth:`wait_for_job`).
+        """
+        not_found_deadline = time.time() + JOB_NOT_FOUND_GRACE_SECONDS
+        if self.deferrable:
+            trigger = CfwFirewallCreationTrigger(
+                job_id=job_id,
+                name=name,
+                enterprise_project_id=enterprise_project_id,
+                order_id=submitted.get("order_id"),
+                not_found_deadline=not_found_deadline,
+                **self._trigger_kwargs(),
+                **self._ending(action, ends_as, None),
+            )
+            self._defer(trigger, "execute_complete_creation", submitted)
+        reading = self._in_worker(
+            lambda: self.hook.wait(
+                CreationWait(job_id, name, enterprise_project_id=enterprise_project_id),
+                poll_interval=self.poll_interval,
+                timeout=self.timeout,
+                not_found_deadline=not_found_deadline,
+                project_id=self.project_id,
+            ),
+            action,
+        )
+        return self.creation_ended(reading.value, submitted)
 
     def wait_for_firewall(
         self, name: str, enterprise_project_id: str | None, action: str, submitted: dict[str, Any]
@@ -217,6 +283,14 @@ class CfwFirewallOperatorBase(BaseOperator):
         submitted = submitted or resume or {}
         return self.job_ended(job_from_event(event, str(submitted.get("job_id"))), submitted)
 
+    def execute_complete_creation(
+        self, context: Context, event: dict[str, Any] | None = None, submitted: dict[str, Any] | None = None
+    ) -> Any:
+        """Resume after :class:`~airflow_provider_cfw.triggers.creation.CfwFirewallCreationTrigger` fired."""
+        submitted = submitted or {}
+        job, firewall = creation_from_event(event, str(submitted.get("job_id")))
+        return self.creation_ended(Creation(job, firewall), submitted)
+
     def execute_complete_firewall(
         self,
         context: Context,
@@ -243,7 +317,17 @@ class CfwFirewallOperatorBase(BaseOperator):
             "poll_interval": self.poll_interval,
             "region": self.region,
             "deferred_at": time.time(),
+            # Computed here, on the worker: the triggerer's loop must not read configuration.
+            "scheduler_hold": configured_scheduler_hold_seconds(),
         }
+
+    def _ending(self, action: str, ends_as: type, result: Any) -> dict[str, Any]:
+        """The trigger's arguments for ending the task (``end_from_trigger``, decided here, and the
+        result to push); the decision and its reason go to the task's log."""
+        end, why = end_from_trigger_decision(self, self.end_from_trigger, ends_as)
+        path = "on success the triggerer ends this task" if end else "the task resumes on a worker"
+        self.log.info("%s: %s (%s)", action, path, why)
+        return {"end_from_trigger": end, "return_value": result, "do_xcom_push": self.do_xcom_push}
 
     def _defer(self, trigger: BaseTrigger, method_name: str, submitted: dict[str, Any]) -> NoReturn:
         self.defer(
