@@ -179,7 +179,7 @@ class CfwFirewallOperatorBase(BaseOperator):
             trigger = CfwJobTrigger(
                 job_id=job_id,
                 not_found_deadline=time.time() + JOB_NOT_FOUND_GRACE_SECONDS,
-                **self._trigger_kwargs(),
+                **self._defer_kwargs(submitted),
                 **self._ending(action, ends_as, result),
             )
             self._defer(trigger, "execute_complete", submitted)
@@ -214,7 +214,7 @@ class CfwFirewallOperatorBase(BaseOperator):
                 enterprise_project_id=enterprise_project_id,
                 order_id=submitted.get("order_id"),
                 not_found_deadline=not_found_deadline,
-                **self._trigger_kwargs(),
+                **self._defer_kwargs(submitted),
                 **self._ending(action, ends_as, None),
             )
             self._defer(trigger, "execute_complete_creation", submitted)
@@ -237,7 +237,7 @@ class CfwFirewallOperatorBase(BaseOperator):
         triggerer when deferrable; then :meth:`firewall_ended`."""
         if self.deferrable:
             trigger = CfwFirewallTrigger(
-                name=name, enterprise_project_id=enterprise_project_id, **self._trigger_kwargs()
+                name=name, enterprise_project_id=enterprise_project_id, **self._defer_kwargs(submitted)
             )
             self._defer(trigger, "execute_complete_firewall", submitted)
         reading = self._in_worker(
@@ -280,14 +280,14 @@ class CfwFirewallOperatorBase(BaseOperator):
 
         ``resume`` is ``submitted``'s name in tasks deferred by an earlier version of the provider.
         """
-        submitted = submitted or resume or {}
+        submitted = _submitted(event, submitted or resume)
         return self.job_ended(job_from_event(event, str(submitted.get("job_id"))), submitted)
 
     def execute_complete_creation(
         self, context: Context, event: dict[str, Any] | None = None, submitted: dict[str, Any] | None = None
     ) -> Any:
         """Resume after :class:`~airflow_provider_cfw.triggers.creation.CfwFirewallCreationTrigger` fired."""
-        submitted = submitted or {}
+        submitted = _submitted(event, submitted)
         job, firewall = creation_from_event(event, str(submitted.get("job_id")))
         return self.creation_ended(Creation(job, firewall), submitted)
 
@@ -299,7 +299,7 @@ class CfwFirewallOperatorBase(BaseOperator):
         resume: dict[str, Any] | None = None,
     ) -> Any:
         """Resume after :class:`~airflow_provider_cfw.triggers.firewall.CfwFirewallTrigger` fired."""
-        submitted = submitted or resume or {}
+        submitted = _submitted(event, submitted or resume)
         name = str(event.get("name")) if isinstance(event, dict) else "?"
         status, firewall = firewall_from_event(event, name)
         found = CfwFirewall(
@@ -320,6 +320,10 @@ class CfwFirewallOperatorBase(BaseOperator):
             # Computed here, on the worker: the triggerer's loop must not read configuration.
             "scheduler_hold": configured_scheduler_hold_seconds(),
         }
+
+    def _defer_kwargs(self, submitted: dict[str, Any]) -> dict[str, Any]:
+        """The trigger's arguments every deferral passes, and what the resume needs back."""
+        return {**self._trigger_kwargs(), "resume_kwargs": {"submitted": submitted}}
 
     def _ending(self, action: str, ends_as: type, result: Any) -> dict[str, Any]:
         """The trigger's arguments for ending the task (``end_from_trigger``, decided here, and the
@@ -352,3 +356,13 @@ class CfwFirewallOperatorBase(BaseOperator):
 
     def log_job_success(self, job: CfwJob, action: str) -> None:
         self.log.info("%s: job %s succeeded in %s s", action, job.id, job.duration_seconds)
+
+
+def _submitted(event: object, given: dict[str, Any] | None) -> dict[str, Any]:
+    """What the deferring try sent, as the resume was given it; from the event when it was not (Airflow's
+    ``dag.test()`` resumes a task with the event alone, which echoes it: ``resume_kwargs``)."""
+    if given:
+        return given
+    echoed = event.get("resume_kwargs") if isinstance(event, dict) else None
+    submitted = echoed.get("submitted") if isinstance(echoed, dict) else None
+    return submitted if isinstance(submitted, dict) else {}

@@ -121,6 +121,10 @@ class CfwPollingTrigger(BaseTrigger):
         pushes what the success event would carry (the job, the firewall). Plain JSON and never a
         secret: it is stored with the trigger's kwargs.
     :param do_xcom_push: whether the task pushes its return value at all (the task's own setting).
+    :param resume_kwargs: what the deferring task's resume needs besides the event (the ids an
+        operator sent), echoed in every event that resumes it, under ``resume_kwargs``: Airflow's
+        ``dag.test()`` resumes a task with the event alone, without the deferral's own kwargs. Plain
+        JSON, never a secret.
 
     Arguments may arrive as templates the triggerer rendered (``start_from_trigger``): they are
     checked in :meth:`run`, before any request, and a bad one ends the wait with an ``error`` event
@@ -140,6 +144,7 @@ class CfwPollingTrigger(BaseTrigger):
         end_from_trigger: bool = False,
         return_value: Any = None,
         do_xcom_push: bool = True,
+        resume_kwargs: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
         self.cfw_conn_id = cfw_conn_id
@@ -152,6 +157,7 @@ class CfwPollingTrigger(BaseTrigger):
         self.end_from_trigger = bool(end_from_trigger)
         self.return_value = return_value
         self.do_xcom_push = bool(do_xcom_push)
+        self.resume_kwargs = resume_kwargs
 
     # ---- what a subclass says ------------------------------------------------------------------------
 
@@ -217,6 +223,7 @@ class CfwPollingTrigger(BaseTrigger):
                 "do_xcom_push": self.do_xcom_push,
                 "deferred_at": self.deferred_at,
                 "scheduler_hold": self.scheduler_hold,
+                "resume_kwargs": self.resume_kwargs,
             },
         )
 
@@ -235,6 +242,8 @@ class CfwPollingTrigger(BaseTrigger):
             await _sleep(self.first_poll_delay)
             event = await self._poll()
         if not isinstance(event, TaskSuccessEvent):  # a TaskSuccessEvent resumes no worker
+            if self.resume_kwargs is not None:
+                event.payload["resume_kwargs"] = self.resume_kwargs
             await self._hold_for_scheduler()
         yield event
 

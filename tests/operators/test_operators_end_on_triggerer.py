@@ -223,6 +223,25 @@ def test_a_failed_delete_resumes_and_fails_the_task(fw_emu: CfwEmulator, pushes:
     assert pushes.count == 0
 
 
+# -- dag.test(): the resume gets the event alone ----------------------------------------------------
+
+
+@pytest.mark.parametrize("which", ["create", "delete"])
+def test_a_resume_given_the_event_alone_returns_the_same(fw_emu: CfwEmulator, which: str) -> None:
+    # Airflow's dag.test() runs the trigger inline, without a task instance, and resumes the task with
+    # {"event": payload} only: the deferral's own kwargs (what the try sent) are dropped.
+    if which == "create":
+        op: Any = create_op(deferrable=True, poll_interval=FAST)
+    else:
+        op = delete_op(create_op().execute({})["firewall_id"], deferrable=True, poll_interval=FAST)
+    deferred = deferred_without_listeners(op)
+    event = fire(rebuilt(deferred))
+    assert event.payload["resume_kwargs"] == deferred.kwargs
+    as_dag_test = getattr(op, deferred.method_name)({}, event=event.payload)
+    assert as_dag_test == resumed(op, deferred, event)
+    assert as_dag_test["job_id"] == deferred.kwargs["submitted"]["job_id"] is not None
+
+
 @pytest.mark.parametrize("requested", [True, False])
 def test_an_explicit_choice_is_passed_to_the_trigger(fw_emu: CfwEmulator, requested: bool) -> None:
     firewall_id = create_op().execute({})["firewall_id"]

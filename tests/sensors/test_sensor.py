@@ -287,6 +287,7 @@ def test_running_defers_with_the_right_trigger_and_timeout(
         "do_xcom_push": True,
         # The hold before an event that resumes a worker, from this deployment's settings, computed here.
         "scheduler_hold": configured_scheduler_hold_seconds(),
+        "resume_kwargs": None,
     }
     assert_no_secrets(kwargs, repr(deferred.trigger))
 

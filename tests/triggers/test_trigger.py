@@ -70,6 +70,7 @@ def test_serialize_is_plain_json_and_round_trips() -> None:
         "do_xcom_push": True,
         "deferred_at": 1_799_999_990.25,
         "scheduler_hold": 10.0,
+        "resume_kwargs": None,
     }
     assert json.loads(json.dumps(kwargs)) == kwargs
     module, _, name = classpath.rpartition(".")
