@@ -108,7 +108,8 @@ class CfwPollingTrigger(BaseTrigger):
     :param max_transient_errors: consecutive transient failures tolerated before giving up.
     :param deferred_at: wall-clock time (``time.time()``) the task deferred; an event that resumes
         the task on a worker is not fired before it is ``scheduler_hold`` seconds old. ``None``
-        (no deferring try, or a trigger serialized by an older version) holds nothing.
+        (no deferring try, or a trigger serialized by an older version) holds nothing, nor does a
+        trigger run without a task instance (``dag.test()``).
     :param scheduler_hold: that hold, in seconds, computed by the deferring task from its
         deployment's settings (:func:`~airflow_provider_cfw.version_compat.configured_scheduler_hold_seconds`);
         ``None`` (a trigger serialized by an older version) holds :data:`SCHEDULER_HOLD_SECONDS`.
@@ -337,7 +338,9 @@ class CfwPollingTrigger(BaseTrigger):
         """Wait until the deferral is ``scheduler_hold`` seconds old, so the scheduler has drained the
         deferring try's executor event before this event queues the task again (Airflow's race; see
         :data:`SCHEDULER_HOLD_SECONDS`). Only a wait that ends that soon after deferring waits."""
-        if self.deferred_at is None:
+        if self.deferred_at is None or self.task_instance is None:
+            # Without a task instance no triggerer hands the event to a scheduler (dag.test() runs the
+            # trigger inline and resumes the task itself): there is no race to hold off.
             return
         hold = SCHEDULER_HOLD_SECONDS if self.scheduler_hold is None else self.scheduler_hold
         remaining = self.deferred_at + hold - _time()

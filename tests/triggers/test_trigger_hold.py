@@ -55,9 +55,10 @@ def new_job(emu: Any, statuses: list[str]) -> str:
 
 
 async def fire(trigger: CfwJobTrigger, clock: FakeClock) -> tuple[dict[str, Any], float, list[float]]:
-    """The one event, the fake wall-clock time it fired at, and the pauses after the first poll's."""
+    """The one event, the fake wall-clock time it fired at, and the pauses after the first poll's; the
+    trigger run as the triggerer runs it, for its task instance."""
     events = []
-    async for event in trigger.run():
+    async for event in on_the_triggerer(trigger).run():
         events.append((event.payload, clock.now))
     [(payload, fired_at)] = events
     assert clock.sleeps[0] == trigger.first_poll_delay
@@ -198,9 +199,12 @@ async def test_a_success_that_ends_the_task_on_the_triggerer_is_not_held(
 
 
 async def test_a_success_that_cannot_end_the_task_here_resumes_it_held(
-    emu: Any, conn: Any, clock: FakeClock
+    emu: Any, conn: Any, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # No task instance, as under dag.test(): only a resume returns the job, and it is held like any.
+    # Airflow 3.0.4's triggerer cannot push the XCom: only a resume stores the job, held like any.
+    import airflow_provider_cfw.triggers.task_success as task_success
+
+    monkeypatch.setattr(task_success, "airflow_version", lambda: (3, 0, 4))
     trigger = CfwJobTrigger(
         job_id=new_job(emu, ["Success"]),
         project_id=PROJECT,
@@ -211,6 +215,23 @@ async def test_a_success_that_cannot_end_the_task_here_resumes_it_held(
     payload, fired_at, _ = await fire(trigger, clock)
     assert payload["status"] == "success" and payload["job"]["status"] == "Success"
     assert fired_at - clock.start == pytest.approx(HOLD)
+
+
+@pytest.mark.parametrize("end_from_trigger", [False, True])
+async def test_without_a_task_instance_nothing_is_held(
+    emu: Any, conn: Any, clock: FakeClock, end_from_trigger: bool
+) -> None:
+    # dag.test() runs the trigger inline and resumes the task itself: no scheduler to race.
+    trigger = CfwJobTrigger(
+        job_id=new_job(emu, ["Success"]),
+        project_id=PROJECT,
+        poll_interval=1,
+        deferred_at=clock.now,
+        end_from_trigger=end_from_trigger,
+    )
+    events = [event.payload async for event in trigger.run()]
+    assert [e["status"] for e in events] == ["success"]
+    assert clock.sleeps == [trigger.first_poll_delay]
 
 
 async def test_a_failed_job_is_held_with_end_from_trigger_too(emu: Any, conn: Any, clock: FakeClock) -> None:
@@ -228,7 +249,7 @@ async def test_a_failed_job_is_held_with_end_from_trigger_too(emu: Any, conn: An
 
 async def test_an_invalid_argument_event_is_held(emu: Any, conn: Any, clock: FakeClock) -> None:
     trigger = CfwJobTrigger(job_id="not a job id", project_id=PROJECT, poll_interval=1, deferred_at=clock.now)
-    events = [event.payload async for event in trigger.run()]
+    events = [event.payload async for event in on_the_triggerer(trigger).run()]
     assert [e["status"] for e in events] == ["error"]
     assert clock.sleeps == [pytest.approx(HOLD)]
     assert emu.stats.count("cfw.job") == 0
