@@ -89,7 +89,8 @@ class CfwFirewallOperatorBase(BaseOperator):
         result a worker would return, so no worker resumes it (a failed job, an error, a timeout still
         resume it). ``None`` (the default) turns it on where nothing else observable changes: no
         listeners, no ``on_success_callback`` or ``on_execute_callback``, no outlets, no downstream
-        task mapped over the result, no override (:func:`~airflow_provider_cfw.version_compat.end_from_trigger_decision`).
+        task mapped over the result, no override
+        (:func:`~airflow_provider_cfw.version_compat.end_from_trigger_decision`).
     """
 
     ui_color = "#fde2e2"
