@@ -41,9 +41,10 @@ _HOOK_MODULE = "airflow_provider_cfw.hooks.cfw"
 #: deferring task now passes the hold its deployment needs
 #: (:func:`~airflow_provider_cfw.version_compat.configured_scheduler_hold_seconds`). Airflow 3.3.2's
 #: scheduler fails a task that is queued again for its resume before it has drained the executor's
-#: "success" of the try that deferred (apache/airflow#67287, #72716; see docs/troubleshooting.md). On a real stack on 2 shared cores (load average up to 16) the scheduler
-#: drained that event 1.0-1.4 s after the worker deferred at the median, 3.5 s at most, in 500 waits
-#: (tests/e2e/waits.py, ``make race``). Only a wait that ends sooner than this after deferring waits.
+#: "success" of the try that deferred (apache/airflow#67287, #72716; see docs/troubleshooting.md). On a
+#: real stack on 2 shared cores (load average up to 16) the scheduler drained that event 1.0-1.4 s
+#: after the worker deferred at the median, 3.5 s at most, in 500 waits (tests/e2e/waits.py,
+#: ``make race``). Only a wait that ends sooner than this after deferring waits.
 SCHEDULER_HOLD_SECONDS = 5.0
 
 # Looked up at each call, so that tests can observe the pauses and move the clock without waiting.
