@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from airflow.providers.common.compat.sdk import AirflowFailException
+from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException
 from airflow.triggers.base import TaskSuccessEvent, TriggerEvent
 
 import airflow_provider_cfw.core.waits as waits
@@ -249,3 +249,22 @@ def test_an_explicit_choice_is_passed_to_the_trigger(fw_emu: CfwEmulator, reques
         task_id="delete", firewall_id=firewall_id, deferrable=True, end_from_trigger=requested
     )
     assert deferral(op).trigger.end_from_trigger is requested
+
+
+# -- the creation trigger's arguments and events ----------------------------------------------------
+
+
+def test_a_bad_rendered_name_is_an_error_event_before_any_request(fw_emu: CfwEmulator) -> None:
+    trigger = CfwFirewallCreationTrigger(
+        job_id="f588ce71-e26c-400d-8981-f854355f6849", name="not a name!", poll_interval=FAST
+    )
+    event = fire(trigger)
+    assert (event.payload["status"], event.payload["invalid_field"]) == ("error", "name")
+    assert sum(sum(by_status.values()) for by_status in fw_emu.stats.requests.values()) == 0
+
+
+def test_the_resume_refuses_a_malformed_firewall() -> None:
+    job = {"id": "j", "status": "Success", "begin_time": None, "end_time": None, "request_id": None}
+    event = {"status": "success", "job_id": "j", "message": "ok", "job": job, "firewall": {"id": 7}}
+    with pytest.raises(AirflowException, match="has no valid firewall"):
+        create_op().execute_complete_creation({}, event=event, submitted={"job_id": "j"})
