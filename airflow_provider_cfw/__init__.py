@@ -20,6 +20,7 @@ _EXPORTS = {
     "CfwFirewall": "airflow_provider_cfw.core.firewalls",
     "CfwJobTrigger": "airflow_provider_cfw.triggers.cfw",
     "CfwFirewallTrigger": "airflow_provider_cfw.triggers.firewall",
+    "CfwFirewallCreationTrigger": "airflow_provider_cfw.triggers.creation",
     "CfwJob": "airflow_provider_cfw.core.models",
     "CfwJobStatus": "airflow_provider_cfw.core.models",
     "CfwError": "airflow_provider_cfw.core.errors",

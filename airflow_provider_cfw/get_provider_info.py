@@ -121,6 +121,7 @@ def get_provider_info() -> dict[str, Any]:
                 "python-modules": [
                     "airflow_provider_cfw.triggers.cfw",
                     "airflow_provider_cfw.triggers.firewall",
+                    "airflow_provider_cfw.triggers.creation",
                 ],
             }
         ],

@@ -1,7 +1,7 @@
 """What the running Airflow can do, and so when a CFW wait may skip its worker starts.
 
-The version facts (which Airflow renders trigger templates, which stores a triggerer's XCom as text,
-whether listeners are installed) and the deferral policy built on them: a deferrable wait costs two
+The version facts (which Airflow renders trigger templates, who can store the XCom of a task the
+triggerer ends, whether listeners are installed) and the deferral policy built on them: a deferrable wait costs two
 worker task starts, the one that pokes once and defers and the one that resumes after the event.
 ``end_from_trigger`` saves the second on success, ``start_from_trigger`` (Airflow 3.3 or later) the
 first. Each decision comes with the reason the task logs. The sensor and the operators pass their own
@@ -19,10 +19,6 @@ from typing import Any
 from airflow import __version__ as AIRFLOW_VERSION
 from packaging.version import Version
 
-#: From Airflow 3 on, the triggerer stores a TaskSuccessEvent's XComs as JSON text
-#: (XComModel.serialize_value) where a worker stores the JSON itself, and the execution API hands the
-#: text back as is: a downstream ``xcom_pull`` gets a ``str`` instead of the job's dict (seen on 3.3.2).
-XCOM_AS_TEXT_SINCE = (3, 0, 0)
 #: What a job id template may not do on the triggerer: Airflow 3.3.2's triggerer cannot answer
 #: ``ti.xcom_pull(task_ids=...)`` (its supervisor refuses GetXComSequenceSlice) and the trigger hangs
 #: until the deferral times out. With ``map_indexes=-1`` the pull is a GetXCom, which it answers.
@@ -58,7 +54,8 @@ def end_from_trigger_decision(task: Any, requested: bool | None, base: type) -> 
     """Whether the trigger ends the task on a job's success, and why (for the task's log).
 
     ``None`` (auto) turns it on only where nothing the user can see changes but the saved worker
-    start: the same XCom, and nothing that runs only when a worker ends the task.
+    start: the same XCom, stored where a worker stores it, and nothing that runs only when a worker
+    ends the task.
 
     :param task: the deferring task (the sensor, or an operator whose resume only returns a value).
     :param requested: its ``end_from_trigger`` argument.
@@ -79,20 +76,38 @@ def end_from_trigger_decision(task: Any, requested: bool | None, base: type) -> 
         ("the task has outlets", bool(getattr(task, "outlets", None))),
         ("multiple_outputs is set", bool(getattr(task, "multiple_outputs", False))),
         (
-            f"Airflow {AIRFLOW_VERSION}'s triggerer would store the XCom as JSON text (a str to xcom_pull)",
-            bool(getattr(task, "do_xcom_push", True)) and airflow_version() >= XCOM_AS_TEXT_SINCE,
+            f"Airflow {AIRFLOW_VERSION}'s triggerer cannot store the XCom as a worker does",
+            bool(getattr(task, "do_xcom_push", True)) and xcom_route(airflow_version()) is XComRoute.WORKER,
         ),
+        # A worker that pushes the return value also records how many items a mapped task expands
+        # to (the TaskMap row); the triggerer does not, and the downstream expansion would fail.
+        ("a downstream task maps over its output", _maps_over_output(task)),
         ("post_execute is set", bool(getattr(task, "_post_execute_hook", None))),
         # What a worker would run at the end and the triggerer would not.
-        *(
-            (f"a subclass overrides {name}", _overrides(cls, base, name))
-            for name in ("post_execute", "execute_complete", "job_ended")
-        ),
+        *((f"a subclass overrides {name}", _overrides(cls, base, name)) for name in RESUME_METHODS),
     ]
     blockers = [reason for reason, applies in reasons if applies]
     if blockers:
         return False, f"end_from_trigger auto: off, {', '.join(blockers)}"
     return True, "end_from_trigger auto: on, no listeners, callbacks, outlets or overrides"
+
+
+#: What a worker runs when it ends a deferred task, the provider's classes that have them: a
+#: subclass that overrides one would see it skipped when the triggerer ends the task.
+RESUME_METHODS = (
+    "post_execute",
+    "execute_complete",
+    "execute_complete_creation",
+    "job_ended",
+    "creation_ended",
+)
+
+
+def _maps_over_output(task: Any) -> bool:
+    """Whether a mapped task downstream expands over this task's return value (Airflow 2.11 and 3)."""
+    if not task.has_dag():  # a task outside a DAG has no downstream to map
+        return False
+    return next(task.iter_mapped_dependants(), None) is not None
 
 
 def _overrides(cls: type, base: type, name: str) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -145,3 +145,17 @@ def limiter_clock(monkeypatch: pytest.MonkeyPatch) -> LimiterClock:
     monkeypatch.setattr(rate_limit, "_sleep", clock.sleep)
     monkeypatch.setattr(rate_limit, "_sync_sleep", clock.sleep_sync)
     return clock
+
+
+@pytest.fixture
+def pushes(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """The configured XCom backend and the supervisor's pipe, as on a triggerer (Airflow 3): what
+    triggers that end their tasks push (a :class:`tests.ending.Pushes`)."""
+    # Imported here: this conftest is loaded before a test may import Airflow.
+    from tests.ending import AIRFLOW_3, SERIALIZED, Pushes, configure_backend, connect_pipe
+
+    if AIRFLOW_3:
+        configure_backend(monkeypatch)
+        connect_pipe(monkeypatch)
+    yield Pushes()
+    SERIALIZED.clear()

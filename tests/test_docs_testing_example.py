@@ -2,13 +2,16 @@
 
 Its files are run with pytest in a fresh process, from their own folder, the way the page tells a user
 to run them, by a user who exported ``AIRFLOW_HOME`` as Airflow's quickstart says and keeps a Variable
-there (made with the airflow CLI, in a temporary home standing in for theirs).
+there (made with the airflow CLI, in a temporary home standing in for theirs). The same recipe passes
+with ``end_from_trigger`` set either way on the sensor and the operators: ``dag.test()`` runs a trigger
+inline, without a task instance, and every path resumes the task there.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -51,7 +54,7 @@ def test_the_documented_dag_test_recipe_passes_and_leaves_the_users_airflow_alon
     before = _snapshot(home)
 
     result = _run(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "test_wait_for_firewall.py"],
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q"],
         env,
         EXAMPLE,
     )
@@ -62,6 +65,32 @@ def test_the_documented_dag_test_recipe_passes_and_leaves_the_users_airflow_alon
     assert _snapshot(home) == before
     kept = _run([str(AIRFLOW), "variables", "get", "my_var"], env, tmp_path)
     assert (kept.returncode, kept.stdout.strip()) == (0, "keep"), kept.stderr[-2000:]
+
+
+#: Where the recipe's DAGs defer: the sensor, the create and the delete.
+DEFERRING = "        deferrable=True,\n"
+
+
+@pytest.mark.parametrize("end_from_trigger", [True, False])
+def test_the_recipe_passes_with_end_from_trigger_set(tmp_path: Path, end_from_trigger: bool) -> None:
+    recipe = tmp_path / "recipe"
+    shutil.copytree(EXAMPLE, recipe, ignore=shutil.ignore_patterns("__pycache__"))
+    set_here = 0
+    for dag in (recipe / "dags").glob("*.py"):
+        text = dag.read_text()
+        set_here += text.count(DEFERRING)
+        dag.write_text(text.replace(DEFERRING, f"{DEFERRING}        end_from_trigger={end_from_trigger},\n"))
+    assert set_here == 3
+    env = _user_env(tmp_path / "unused-home")
+
+    result = _run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "-s"], env, recipe)
+
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    assert "3 passed" in result.stdout
+    # Each wait said which path it took (-s: the tasks' logs, which dag.test() prints).
+    path = "on success the triggerer ends this task" if end_from_trigger else "the task resumes on a worker"
+    assert result.stdout.count(f"{path} (end_from_trigger={end_from_trigger})") == 3, result.stdout[-4000:]
+    assert not (tmp_path / "unused-home").exists()
 
 
 def test_the_readme_shows_the_recipes_pytest_setting() -> None:

@@ -101,6 +101,34 @@ class CfwFirewall:
         }
 
 
+def creation_result(
+    *,
+    firewall_id: str | None,
+    status: int | None,
+    name: str,
+    job_id: str | None,
+    order_id: str | None,
+    reused: bool,
+) -> dict[str, Any]:
+    """What a firewall creation returns (the create operator's XCom), whoever ends the task: plain JSON.
+
+    :param firewall_id: the firewall's id, ``None`` if it is not listed.
+    :param status: its numeric status (:data:`FIREWALL_STATUSES`), ``None`` if it is not listed.
+    :param name: the name it was ordered with.
+    :param job_id: the creation job (postPaid), ``None`` when nothing was created or for prePaid.
+    :param order_id: the order (prePaid).
+    :param reused: whether an existing firewall was returned instead of a new one.
+    """
+    return {
+        "firewall_id": firewall_id,
+        "job_id": job_id,
+        "name": name,
+        "order_id": order_id,
+        "status": status,
+        "reused": reused,
+    }
+
+
 def _record_int(value: object) -> int | None:
     if isinstance(value, str) and re.fullmatch(r"-?\d+", value):
         return int(value)

@@ -1,6 +1,6 @@
 """How a CFW wait polls: one definition, read by the two loops that run it.
 
-A wait is a kind (:class:`JobWait`, :class:`FirewallWait`: what to ask at each poll and what the
+A wait is a kind (:class:`JobWait`, :class:`FirewallWait`, :class:`CreationWait`: what to ask at each poll and what the
 answer means) and a pace (:class:`WaitPace`: the interval, the backoff after transient errors, the
 grace for a job not visible yet, the deadline, the log lines a long wait leaves). Neither does I/O.
 The two loops that run them are the only poll loops of the provider:
@@ -54,6 +54,9 @@ MAX_BACKOFF_SECONDS = 300.0
 DEFAULT_MAX_TRANSIENT_ERRORS = 10
 #: How long a fresh job may be invisible to List Job Status before "not found" is believed.
 JOB_NOT_FOUND_GRACE_SECONDS = 60.0
+#: How long a firewall whose creation job succeeded may stay out of ListFirewallList before a
+#: :class:`CreationWait` ends without it (and its caller looks it up the slow way, as before).
+LISTING_GRACE_SECONDS = 60.0
 #: A wait whose status has not changed says it is still alive this often (one line per wait at most).
 HEARTBEAT_SECONDS = 300.0
 
@@ -269,6 +272,86 @@ def validate_poll_growth(value: object) -> float:
             "poll_growth", "a share of the time waited, 0 or more (0: a fixed interval)", got=repr(value)
         )
     return float(value)
+
+
+@dataclass(frozen=True)
+class Creation:
+    """A firewall creation as a :class:`CreationWait` last read it.
+
+    :param job: the creation job.
+    :param firewall: the firewall of that name, once listed after the job succeeded; ``None`` before,
+        when the job failed, and when it was not listed in time or several carry the name (the caller
+        then decides, as it would without this wait).
+    """
+
+    job: CfwJob
+    firewall: CfwFirewall | None = None
+
+
+class CreationWait:
+    """Wait for a firewall's creation job, then until the new firewall is listed by its name.
+
+    Each poll reads the job (List Job Status) and, once it has succeeded, in the same poll lists the
+    firewalls of that name (ListFirewallList, in the same scope). A failed job ends the wait
+    ``FAILED``; a listed firewall ends it ``SUCCESS``. A firewall still not listed
+    :data:`LISTING_GRACE_SECONDS` after the job's success, or a name several firewalls carry, ends it
+    ``SUCCESS`` without a firewall.
+
+    :param job_id: the creation job, already validated.
+    :param name: the firewall's exact name, already validated.
+    :param enterprise_project_id: look only in this enterprise project.
+    :param listing_grace: seconds a succeeded job's firewall may stay unlisted; ``None``:
+        :data:`LISTING_GRACE_SECONDS`.
+    """
+
+    def __init__(
+        self,
+        job_id: str,
+        name: str,
+        *,
+        enterprise_project_id: str | None = None,
+        listing_grace: float | None = None,
+    ) -> None:
+        self.job_id = job_id
+        self.name = name
+        self.enterprise_project_id = enterprise_project_id
+        self.listing_grace = LISTING_GRACE_SECONDS if listing_grace is None else listing_grace
+        #: Wall-clock time until which a succeeded job's firewall may be missing from the list.
+        self.listed_by: float | None = None
+
+    @property
+    def subject(self) -> str:
+        return f"CFW job {self.job_id}"
+
+    def poll(self, endpoint: str, project_id: str) -> Plan[tuple[CfwJob, list[CfwFirewall] | None]]:
+        job: CfwJob = yield job_call(endpoint, project_id, self.job_id)
+        if job.status is not CfwJobStatus.SUCCESS:
+            return job, None
+        listed = yield from list_plan(
+            endpoint, project_id, key_word=self.name, enterprise_project_id=self.enterprise_project_id
+        )
+        return job, listed
+
+    def read(self, answer: tuple[CfwJob, list[CfwFirewall] | None]) -> Reading[Creation]:
+        job, listed = answer
+        reading = job_outcome(job)
+        if reading.outcome is not Outcome.SUCCESS or listed is None:
+            return Reading(reading.outcome, Creation(job), reading.status, reading.known)
+        try:
+            found = firewall_outcome(listed, FirewallGoal.LISTED, name=self.name).value
+        except CfwFirewallNameConflict:
+            return Reading(Outcome.SUCCESS, Creation(job), "Success, several firewalls of the name")
+        if found is not None:
+            return Reading(Outcome.SUCCESS, Creation(job, found), f"Success, {found.status_text}")
+        now = _time()
+        if self.listed_by is None:
+            self.listed_by = now + self.listing_grace
+        if now >= self.listed_by:
+            return Reading(Outcome.SUCCESS, Creation(job), "Success, firewall not listed")
+        return Reading(Outcome.WAITING, Creation(job), f"Success, firewall {self.name!r} not listed yet")
+
+    def not_visible_yet(self, err: CfwError) -> bool:
+        return isinstance(err, CfwJobNotFound)
 
 
 # ---- the pace ------------------------------------------------------------------------------------------

@@ -20,12 +20,13 @@ from airflow_provider_cfw.core.firewalls import (
     CfwFirewall,
     awaits_payment,
     create_firewall_body,
+    creation_result,
     validate_enterprise_project_id,
     validate_firewall_id,
     validate_firewall_name,
 )
 from airflow_provider_cfw.core.models import CfwJob, CfwJobStatus
-from airflow_provider_cfw.core.waits import CfwFirewallNameConflict, CfwWaitTimeout, FirewallGoal
+from airflow_provider_cfw.core.waits import CfwFirewallNameConflict, CfwWaitTimeout, Creation, FirewallGoal
 from airflow_provider_cfw.operators.base import (
     CfwFirewallOperatorBase,
     job_failure,
@@ -58,9 +59,11 @@ class CfwCreateFirewallOperator(CfwFirewallOperatorBase):
     The hook never resends the create itself after a failure that may have reached CFW (a timeout,
     a reset after sending, a 502 or 504); Airflow's retry does, with the same token.
 
-    With ``wait_for_completion`` it waits for the creation job (postPaid), in the worker or
-    (``deferrable=True``) on the triggerer through
-    :class:`~airflow_provider_cfw.triggers.cfw.CfwJobTrigger`, then looks the firewall up by name.
+    With ``wait_for_completion`` it waits for the creation job (postPaid), then until the firewall is
+    listed by its name, in the worker or (``deferrable=True``) on the triggerer through
+    :class:`~airflow_provider_cfw.triggers.creation.CfwFirewallCreationTrigger`, which on success ends
+    the task there with the same result (``end_from_trigger``, on by default where nothing else
+    observable changes); a failed job resumes the task on a worker, which cleans up.
     A prePaid order with ``is_auto_pay`` has no job: the operator waits for the firewall itself to be
     running (deferred: :class:`~airflow_provider_cfw.triggers.firewall.CfwFirewallTrigger`). A prePaid
     order without ``is_auto_pay`` is not paid: the firewall stays at status -1 (awaiting payment)
@@ -91,7 +94,7 @@ class CfwCreateFirewallOperator(CfwFirewallOperatorBase):
     :param if_exists: ``"reuse"`` or ``"fail"`` when a firewall of that name exists.
     :param kwargs: the arguments every firewall operator takes (:class:`~airflow_provider_cfw.operators.base.CfwFirewallOperatorBase`):
         ``wait_for_completion``, ``deferrable``, ``poll_interval``, ``timeout`` (default one hour),
-        ``cfw_conn_id``, ``project_id``, ``region``, and :class:`BaseOperator`'s.
+        ``cfw_conn_id``, ``project_id``, ``region``, ``end_from_trigger``, and :class:`BaseOperator`'s.
     """
 
     template_fields: Sequence[str] = (
@@ -180,14 +183,35 @@ class CfwCreateFirewallOperator(CfwFirewallOperatorBase):
             return self.wait_for_firewall(
                 self.name, validate_enterprise_project_id(self.enterprise_project_id), self._action, submitted
             )
-        return self.wait_for_job(created.job_id, self._action, submitted)
+        return self.wait_for_creation(
+            created.job_id,
+            self.name,
+            validate_enterprise_project_id(self.enterprise_project_id),
+            self._action,
+            submitted,
+            ends_as=CfwCreateFirewallOperator,
+        )
 
-    def job_ended(self, job: CfwJob, submitted: Mapping[str, Any]) -> dict[str, Any]:
-        """The creation job ended: clean up a failure, or look the new firewall up."""
+    def creation_ended(self, creation: Creation, submitted: Mapping[str, Any]) -> dict[str, Any]:
+        """The creation job ended: clean up a failure, or return the new firewall (looked up here if
+        the wait did not find it by its name)."""
+        job = creation.job
         if job.status is CfwJobStatus.FAILED:
             self._creation_failed(job_failure(job, self._action))
         self.log_job_success(job, self._action)
-        return self._result(submitted)
+        if creation.firewall is None:
+            return self._result(submitted)
+        return self._xcom(
+            creation.firewall,
+            job_id=submitted.get("job_id"),
+            order_id=submitted.get("order_id"),
+            reused=False,
+        )
+
+    def job_ended(self, job: CfwJob, submitted: Mapping[str, Any]) -> dict[str, Any]:
+        """The creation job ended (the resume of a task deferred to a plain job trigger by an earlier
+        version of the provider): as :meth:`creation_ended`, the firewall looked up here."""
+        return self.creation_ended(Creation(job), submitted)
 
     def firewall_ended(self, firewall: CfwFirewall, submitted: Mapping[str, Any]) -> dict[str, Any]:
         """A prePaid firewall, followed without a job, is running or ended create failed."""
@@ -309,14 +333,14 @@ class CfwCreateFirewallOperator(CfwFirewallOperatorBase):
         status = firewall.status if firewall is not None else None
         if status == AWAITING_PAYMENT:
             self.log.warning("Firewall %r is awaiting payment (status -1)", self.name)
-        return {
-            "firewall_id": firewall.id if firewall is not None else None,
-            "job_id": job_id,
-            "name": self.name,
-            "order_id": order_id,
-            "status": status,
-            "reused": reused,
-        }
+        return creation_result(
+            firewall_id=firewall.id if firewall is not None else None,
+            status=status,
+            name=self.name,
+            job_id=job_id,
+            order_id=order_id,
+            reused=reused,
+        )
 
 
 def _templated(value: object) -> bool:
@@ -344,7 +368,9 @@ class CfwDeleteFirewallOperator(CfwFirewallOperatorBase):
     anything the operator looks the firewall up: one that no longer exists is logged and counts as
     deleted (``if_missing="fail"`` fails the task instead, also when DeleteFirewall answers "object
     does not exist"), and one that is already being deleted is waited for rather than deleted twice.
-    A failed job fails the task without using up its retries.
+    A failed job fails the task without using up its retries. Deferred, a successful deletion ends
+    the task on the triggerer, with the same result (``end_from_trigger``, on by default where nothing
+    else observable changes); a failed one resumes it on a worker, which fails it.
 
     The XCom return value is a dict: ``firewall_id`` (``None`` when none of that name exists) and
     ``job_id`` (``None`` when nothing was sent).
@@ -356,7 +382,7 @@ class CfwDeleteFirewallOperator(CfwFirewallOperatorBase):
     :param if_missing: ``"ignore"`` or ``"fail"`` when no such firewall exists.
     :param kwargs: the arguments every firewall operator takes (:class:`~airflow_provider_cfw.operators.base.CfwFirewallOperatorBase`):
         ``wait_for_completion``, ``deferrable``, ``poll_interval``, ``timeout`` (default one hour),
-        ``cfw_conn_id``, ``project_id``, ``region``, and :class:`BaseOperator`'s.
+        ``cfw_conn_id``, ``project_id``, ``region``, ``end_from_trigger``, and :class:`BaseOperator`'s.
     """
 
     template_fields: Sequence[str] = (
@@ -425,7 +451,9 @@ class CfwDeleteFirewallOperator(CfwFirewallOperatorBase):
         submitted = {"firewall_id": firewall.id, "job_id": deleted.job_id}
         if not self.wait_for_completion:
             return submitted
-        return self.wait_for_job(deleted.job_id, action, submitted)
+        return self.wait_for_job(
+            deleted.job_id, action, submitted, ends_as=CfwDeleteFirewallOperator, result=_deleted(submitted)
+        )
 
     def job_ended(self, job: CfwJob, submitted: Mapping[str, Any]) -> dict[str, Any]:
         """The deletion job ended: a failure fails the task without using up its retries."""
@@ -433,10 +461,15 @@ class CfwDeleteFirewallOperator(CfwFirewallOperatorBase):
         if job.status is CfwJobStatus.FAILED:
             raise AirflowFailException(job_failure(job, action))
         self.log_job_success(job, action)
-        return {"firewall_id": submitted.get("firewall_id"), "job_id": submitted.get("job_id")}
+        return _deleted(submitted)
 
     def _missing(self, which: str, firewall_id: str | None) -> dict[str, Any]:
         if self.if_missing == "fail":
             raise AirflowFailException(f"Firewall {which} does not exist (if_missing='fail')")
         self.log.info("Firewall %s does not exist (already deleted?): nothing to delete", which)
         return {"firewall_id": firewall_id, "job_id": None}
+
+
+def _deleted(submitted: Mapping[str, Any]) -> dict[str, Any]:
+    """What a delete whose job succeeded returns (known when it defers: the trigger may end the task with it)."""
+    return {"firewall_id": submitted.get("firewall_id"), "job_id": submitted.get("job_id")}

@@ -25,7 +25,11 @@ from airflow_provider_cfw.core.rate_limit import is_paced_throttle
 from airflow_provider_cfw.core.waits import Outcome, job_outcome, validate_poll_growth
 from airflow_provider_cfw.triggers.cfw import CfwJobTrigger
 from airflow_provider_cfw.triggers.events import job_from_event
-from airflow_provider_cfw.version_compat import end_from_trigger_decision, start_from_trigger_fallback
+from airflow_provider_cfw.version_compat import (
+    configured_scheduler_hold_seconds,
+    end_from_trigger_decision,
+    start_from_trigger_fallback,
+)
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
@@ -54,12 +58,12 @@ class CfwJobSensor(BaseSensorOperator):
         waited (up to a minute) instead of ``poke_interval``: fewer polls for long jobs, their end seen
         later (docs/capacity.md). ``0`` (the default) polls every ``poke_interval``.
     :param end_from_trigger: in deferrable mode, let the triggerer end the task when the job succeeds,
-        so no worker resumes it (a failed job, an error or a timeout still resumes it, as before).
-        ``None`` (the default) turns it on only when nothing else observable changes: no listeners,
-        no ``on_success_callback`` or ``on_execute_callback``, no outlets, no override, and on
-        Airflow 3 no XCom (its triggerer stores the XCom as JSON text, which ``xcom_pull`` returns
-        as a ``str``). Airflow refuses ``True`` in a DAG when listeners (OpenLineage) are
-        installed. See docs/sensor.md.
+        with the XCom a worker would push, so no worker resumes it (a failed job, an error or a
+        timeout still resumes it, as before). ``None`` (the default) turns it on only when nothing
+        else observable changes: no listeners, no ``on_success_callback`` or ``on_execute_callback``,
+        no outlets, no downstream task mapped over the job, no override, and an Airflow whose
+        triggerer can store the XCom as a worker does (2.x, 3.0.6 and later). Airflow refuses
+        ``True`` in a DAG when listeners (OpenLineage) are installed. See docs/sensor.md.
     :param start_from_trigger: on Airflow 3.3 or later, start the wait on the triggerer: the
         scheduler creates the trigger and no worker pokes first. Needs ``deferrable=True``. An
         ``XComArg`` argument, a mapped task or an older Airflow start on a worker as before, and the
@@ -256,6 +260,8 @@ class CfwJobSensor(BaseSensorOperator):
                 end_from_trigger=end,
                 last_status=self._last_status,
                 deferred_at=time.time(),
+                # Computed here, on the worker: the triggerer's loop must not read configuration.
+                scheduler_hold=configured_scheduler_hold_seconds(),
             ),
             method_name="execute_complete",
             # Airflow turns a deferral timeout into AirflowSensorTimeout: soft_fail applies, no retry.
@@ -269,6 +275,7 @@ class CfwJobSensor(BaseSensorOperator):
         end_from_trigger: bool,
         last_status: str | None = None,
         deferred_at: float | None = None,
+        scheduler_hold: float | None = None,
     ) -> CfwJobTrigger:
         return CfwJobTrigger(
             job_id=self.job_id,
@@ -284,6 +291,7 @@ class CfwJobSensor(BaseSensorOperator):
             do_xcom_push=self.do_xcom_push,
             poll_growth=self.poll_growth,
             deferred_at=deferred_at,
+            scheduler_hold=scheduler_hold,
         )
 
     @staticmethod

@@ -3,7 +3,8 @@
 :class:`CfwPollingTrigger` holds what every CFW trigger shares: its keyword arguments and their
 checks, :meth:`~CfwPollingTrigger.serialize`, the spread of first polls, the loop over the wait
 definition in :mod:`~airflow_provider_cfw.core.waits` (the same one the hook's sync loop reads), the
-error event, ending the task on the triggerer, and the scheduler-race hold before an event that
+error event, ending the task on the triggerer with the XCom a worker would push
+(:mod:`~airflow_provider_cfw.triggers.task_success`), and the scheduler-race hold before an event that
 resumes a worker. A subclass says what it waits for and what its success and failure events carry.
 
 The triggerer imports this module on its event loop: it stays light (the hook, and with it aiohttp,
@@ -28,6 +29,7 @@ from airflow_provider_cfw.core.errors import CfwApiError, CfwConfigError, CfwErr
 from airflow_provider_cfw.core.poll_schedule import DEFAULT_POLL_CAP_SECONDS, PollSchedule
 from airflow_provider_cfw.core.validation import show_value, validate_project_id, validate_region
 from airflow_provider_cfw.core.waits import DEFAULT_MAX_TRANSIENT_ERRORS, Outcome, Reading, WaitKind, WaitPace
+from airflow_provider_cfw.triggers.task_success import task_success_event
 
 if TYPE_CHECKING:
     from airflow_provider_cfw.core.client import CfwClient
@@ -35,12 +37,15 @@ if TYPE_CHECKING:
 
 _HOOK_MODULE = "airflow_provider_cfw.hooks.cfw"
 
-#: How old a deferral must be before the trigger fires an event that resumes the task on a worker.
-#: Airflow 3.3.2's scheduler fails a task that is queued again for its resume before it has drained
-#: the executor's "success" of the try that deferred (apache/airflow#67287, #72716; see
-#: docs/troubleshooting.md). On a real stack on 2 shared cores (load average up to 16) the scheduler
-#: drained that event 1.0-1.4 s after the worker deferred at the median, 3.5 s at most, in 500 waits
-#: (tests/e2e/waits.py, ``make race``). Only a wait that ends sooner than this after deferring waits.
+#: How old a deferral must be before the trigger fires an event that resumes the task on a worker, for
+#: a trigger serialized without ``scheduler_hold`` (by an earlier version of the provider); the
+#: deferring task now passes the hold its deployment needs
+#: (:func:`~airflow_provider_cfw.version_compat.configured_scheduler_hold_seconds`). Airflow 3.3.2's
+#: scheduler fails a task that is queued again for its resume before it has drained the executor's
+#: "success" of the try that deferred (apache/airflow#67287, #72716; see docs/troubleshooting.md). On a
+#: real stack on 2 shared cores (load average up to 16) the scheduler drained that event 1.0-1.4 s
+#: after the worker deferred at the median, 3.5 s at most, in 500 waits (tests/e2e/waits.py,
+#: ``make race``). Only a wait that ends sooner than this after deferring waits.
 SCHEDULER_HOLD_SECONDS = 5.0
 
 # Looked up at each call, so that tests can observe the pauses and move the clock without waiting.
@@ -64,6 +69,12 @@ class FirewallEventPayload(TypedDict):
     name: str
     message: str
     firewall: dict[str, Any]
+
+
+class CreationEventPayload(JobEventPayload):
+    """A firewall creation's end: the job's, with the firewall listed after its success (or ``None``)."""
+
+    firewall: dict[str, Any] | None
 
 
 class ErrorEventPayload(TypedDict):
@@ -98,10 +109,17 @@ class CfwPollingTrigger(BaseTrigger):
     :param poll_interval: seconds between polls.
     :param max_transient_errors: consecutive transient failures tolerated before giving up.
     :param deferred_at: wall-clock time (``time.time()``) the task deferred; an event that resumes
-        the task on a worker is not fired before it is :data:`SCHEDULER_HOLD_SECONDS` old. ``None``
-        (no deferring try, or a trigger serialized by an older version) holds nothing.
-    :param end_from_trigger: on success, end the task here with a ``TaskSuccessEvent`` instead of
-        resuming it on a worker. Every other outcome (failure, errors, timeouts) still resumes it.
+        the task on a worker is not fired before it is ``scheduler_hold`` seconds old. ``None``
+        (no deferring try, or a trigger serialized by an older version) holds nothing, nor does a
+        trigger run without a task instance (``dag.test()``).
+    :param scheduler_hold: that hold, in seconds, computed by the deferring task from its
+        deployment's settings (:func:`~airflow_provider_cfw.version_compat.configured_scheduler_hold_seconds`);
+        ``None`` (a trigger serialized by an older version) holds :data:`SCHEDULER_HOLD_SECONDS`.
+    :param end_from_trigger: on success, end the task here, with the XCom ``return_value`` a worker
+        would push (:func:`~airflow_provider_cfw.triggers.task_success.task_success_event`), instead of
+        resuming it on a worker. Where only a worker can store that XCom (no task instance under
+        ``dag.test()``, Airflow 3.0.0 to 3.0.4, a failed push) the task resumes, as does every other
+        outcome (failure, errors, timeouts).
     :param return_value: the XCom ``return_value`` pushed when the trigger ends the task; ``None``
         pushes what the success event would carry (the job, the firewall). Plain JSON and never a
         secret: it is stored with the trigger's kwargs.
@@ -110,6 +128,10 @@ class CfwPollingTrigger(BaseTrigger):
         instead of ``poll_interval`` (never shorter), jittered: fewer polls for long jobs, their end seen
         later (docs/capacity.md). ``0`` (the default) polls every ``poll_interval``.
     :param poll_cap: the longest pause ``poll_growth`` may reach, in seconds.
+    :param resume_kwargs: what the deferring task's resume needs besides the event (the ids an
+        operator sent), echoed in every event that resumes it, under ``resume_kwargs``: Airflow's
+        ``dag.test()`` resumes a task with the event alone, without the deferral's own kwargs. Plain
+        JSON, never a secret.
 
     Arguments may arrive as templates the triggerer rendered (``start_from_trigger``): they are
     checked in :meth:`run`, before any request, and a bad one ends the wait with an ``error`` event
@@ -125,11 +147,13 @@ class CfwPollingTrigger(BaseTrigger):
         poll_interval: float = 10.0,
         max_transient_errors: int = DEFAULT_MAX_TRANSIENT_ERRORS,
         deferred_at: float | None = None,
+        scheduler_hold: float | None = None,
         end_from_trigger: bool = False,
         return_value: Any = None,
         do_xcom_push: bool = True,
         poll_growth: float = 0.0,
         poll_cap: float = DEFAULT_POLL_CAP_SECONDS,
+        resume_kwargs: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
         self.cfw_conn_id = cfw_conn_id
@@ -138,11 +162,13 @@ class CfwPollingTrigger(BaseTrigger):
         self.poll_interval = float(poll_interval)
         self.max_transient_errors = int(max_transient_errors)
         self.deferred_at = None if deferred_at is None else float(deferred_at)
+        self.scheduler_hold = None if scheduler_hold is None else float(scheduler_hold)
         self.end_from_trigger = bool(end_from_trigger)
         self.return_value = return_value
         self.do_xcom_push = bool(do_xcom_push)
         self.poll_growth = float(poll_growth)
         self.poll_cap = float(poll_cap)
+        self.resume_kwargs = resume_kwargs
 
     # ---- what a subclass says ------------------------------------------------------------------------
 
@@ -175,6 +201,14 @@ class CfwPollingTrigger(BaseTrigger):
     @abstractmethod
     def error_summary(self, err: Exception) -> str:
         """The first words of an error event's message (``Could not read CFW job ...``)."""
+
+    def task_result(self, event: TriggerEvent) -> Any:
+        """What the task's resume on a worker would return for this success event: the XCom
+        ``return_value`` pushed when the trigger ends the task. ``None`` when only a worker can tell
+        (the task then resumes). By default ``return_value``, or what the event carries."""
+        if self.return_value is not None:
+            return self.return_value
+        return next(v for k, v in event.payload.items() if k in ("job", "firewall"))
 
     def pace(self, kind: WaitKind[Any], **known: Any) -> WaitPace[Any]:
         """The wait's pace; a subclass adds what it knows (a not-found deadline, a last status)."""
@@ -209,6 +243,8 @@ class CfwPollingTrigger(BaseTrigger):
                 "deferred_at": self.deferred_at,
                 "poll_growth": self.poll_growth,
                 "poll_cap": self.poll_cap,
+                "scheduler_hold": self.scheduler_hold,
+                "resume_kwargs": self.resume_kwargs,
             },
         )
 
@@ -227,6 +263,8 @@ class CfwPollingTrigger(BaseTrigger):
             await _sleep(self.first_poll_delay)
             event = await self._poll()
         if not isinstance(event, TaskSuccessEvent):  # a TaskSuccessEvent resumes no worker
+            if self.resume_kwargs is not None:
+                event.payload["resume_kwargs"] = self.resume_kwargs
             await self._hold_for_scheduler()
         yield event
 
@@ -252,7 +290,7 @@ class CfwPollingTrigger(BaseTrigger):
                     self.log.exception("Unexpected error polling %s", kind.subject)
                     return self._error_event(err)
                 if step.reading is not None:
-                    return self._ended(step.reading)
+                    return await self._ended(step.reading)
                 if step.error is not None:
                     return self._error_event(step.error)
                 # Not held through the pause: what lives a whole interval reaches the collector's oldest
@@ -261,16 +299,21 @@ class CfwPollingTrigger(BaseTrigger):
                 del step
                 await _sleep(delay)
 
-    def _ended(self, reading: Reading[Any]) -> TriggerEvent:
+    async def _ended(self, reading: Reading[Any]) -> TriggerEvent:
+        """The wait's event: on success with ``end_from_trigger``, the one that ends the task here if
+        its XCom can be stored as a worker would; otherwise the one that resumes it."""
         event = self.end_event(reading)
         if reading.outcome is not Outcome.SUCCESS or not self.end_from_trigger:
             return event
+        value = self.task_result(event)
+        if value is None:
+            return event
+        ended = await task_success_event(self, value, push=self.do_xcom_push)
+        if ended is None:  # task_success_event said why
+            return event
         # Said here because no worker will say it: this log is the task's only record of the end.
         self.log.info("%s; ending the task on the triggerer (end_from_trigger)", event.payload["message"])
-        value = self.return_value
-        if value is None:
-            value = next(v for k, v in event.payload.items() if k in ("job", "firewall"))
-        return TaskSuccessEvent(xcoms={"return_value": value} if self.do_xcom_push else None)
+        return ended
 
     def _invalid_argument_event(self) -> TriggerEvent | None:
         """An ``error`` event naming the first bad argument, or ``None``: checked before any request.
@@ -316,18 +359,21 @@ class CfwPollingTrigger(BaseTrigger):
         return TriggerEvent(payload)
 
     async def _hold_for_scheduler(self) -> None:
-        """Wait until the deferral is :data:`SCHEDULER_HOLD_SECONDS` old, so the scheduler has drained
-        the deferring try's executor event before this event queues the task again (Airflow's race;
-        see :data:`SCHEDULER_HOLD_SECONDS`). Only a wait that ends that soon after deferring waits."""
-        if self.deferred_at is None:
+        """Wait until the deferral is ``scheduler_hold`` seconds old, so the scheduler has drained the
+        deferring try's executor event before this event queues the task again (Airflow's race; see
+        :data:`SCHEDULER_HOLD_SECONDS`). Only a wait that ends that soon after deferring waits."""
+        if self.deferred_at is None or self.task_instance is None:
+            # Without a task instance no triggerer hands the event to a scheduler (dag.test() runs the
+            # trigger inline and resumes the task itself): there is no race to hold off.
             return
-        remaining = self.deferred_at + SCHEDULER_HOLD_SECONDS - _time()
+        hold = SCHEDULER_HOLD_SECONDS if self.scheduler_hold is None else self.scheduler_hold
+        remaining = self.deferred_at + hold - _time()
         if remaining > 0:
             self.log.info(
                 "%s ended %.1f s after the task deferred; firing its event in %.1f s, once Airflow's "
                 "scheduler has taken in the deferral",
                 self.what,
-                SCHEDULER_HOLD_SECONDS - remaining,
+                hold - remaining,
                 remaining,
             )
             await _sleep(remaining)

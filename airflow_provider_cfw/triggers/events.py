@@ -8,11 +8,12 @@ which the triggerer imports and which need none of this.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException
 
 from airflow_provider_cfw.core.errors import JOB_NOT_FOUND_CODE
+from airflow_provider_cfw.core.firewalls import CfwFirewall
 from airflow_provider_cfw.core.models import CfwJob, CfwJobStatus
 
 TRIGGER_EVENT_STATUSES = frozenset({"success", "failed", "error"})
@@ -49,6 +50,30 @@ def job_from_event(event: object, job_id: str) -> CfwJob:
     if job.status is not expected:
         raise AirflowException(f"CfwJobTrigger event does not match the job's status: {event!r}")
     return job
+
+
+def creation_from_event(event: object, job_id: str) -> tuple[CfwJob, CfwFirewall | None]:
+    """The job and the listed firewall (``None``: not found by its name) of a
+    :class:`~airflow_provider_cfw.triggers.creation.CfwFirewallCreationTrigger` event, checked as
+    :func:`job_from_event` checks the job.
+
+    :raises AirflowException: a malformed event, or the trigger could not read the job (retries apply).
+    """
+    job = job_from_event(event, job_id)
+    firewall = cast("dict[str, Any]", event).get("firewall")  # a dict: job_from_event refused the rest
+    if firewall is None:
+        return job, None
+    if not isinstance(firewall, dict) or not isinstance(firewall.get("id"), str):
+        raise AirflowException(
+            f"CfwFirewallCreationTrigger event for job {job_id} has no valid firewall: {event!r}"
+        )
+    status, charge_mode = firewall.get("status"), firewall.get("charge_mode")
+    return job, CfwFirewall(
+        firewall["id"],
+        str(firewall.get("name") or ""),
+        status if isinstance(status, int) else None,
+        charge_mode if isinstance(charge_mode, int) else None,
+    )
 
 
 def _with_details(message: str, *details: tuple[str, object]) -> str:

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 from airflow_provider_cfw.testing import CfwEmulator
 from airflow_provider_cfw.testing.firewalls import FAST_JOB_SCRIPT
+from tests.e2e import failover
 from tests.e2e.driver import E2eSession
+from tests.e2e.stack import airflow_major
 
 RETRY_DAG = "e2e_cfw_firewall_retry"
 TEARDOWN_DAG = "e2e_cfw_firewall_teardown"
@@ -38,6 +40,17 @@ def failing_work_fails_the_run_and_the_teardown_deletes(e2e: E2eSession, run_id:
     deleted = e2e.airflow.records.xcom(TEARDOWN_DAG, run_id, "delete_firewall")
     assert deleted["firewall_id"] == created["firewall_id"] and deleted["job_id"], (created, deleted)
     assert emu.list_firewalls(name) == [], why
+    # Deferred with the default end_from_trigger: the job's success ends each on the triggerer.
+    records = e2e.airflow.records
+    starts = {
+        task: records.task_starts(TEARDOWN_DAG, run_id, task)
+        for task in ("create_firewall", "delete_firewall")
+    }
+    failover.SUMMARY_LINES.append(
+        f"Airflow {airflow_major()}: worker starts per operator wait (default arguments): "
+        + ", ".join(f"{task} {n}" for task, n in starts.items())
+    )
+    assert starts == {"create_firewall": 1, "delete_firewall": 1}, why
 
 
 def failed_creation_leaves_nothing_and_the_name_works_next_run(e2e: E2eSession, run_id: str) -> None:

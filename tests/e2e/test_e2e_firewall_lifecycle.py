@@ -7,8 +7,10 @@ from __future__ import annotations
 import pytest
 
 from airflow_provider_cfw.testing import CfwEmulator
+from tests.e2e import failover
 from tests.e2e import firewall_scenarios as scenarios
 from tests.e2e.driver import E2eSession
+from tests.e2e.stack import airflow_major
 
 pytestmark = pytest.mark.e2e
 
@@ -48,6 +50,13 @@ def test_lifecycle_example_creates_uses_and_deletes_the_firewall(e2e: E2eSession
     assert deleted["firewall_id"] == created["firewall_id"] and deleted["job_id"], deleted
     assert emu.firewalls_created == created_before + 1
     assert emu.list_firewalls(name) == []  # cleaned up
+    # The example's default end_from_trigger: each deferred wait ends on the triggerer, one start each.
+    starts = {task_id: records.task_starts(EXAMPLE, run_id, task_id) for task_id in states}
+    failover.SUMMARY_LINES.append(
+        f"Airflow {airflow_major()}: worker starts in {EXAMPLE} (default arguments): "
+        + ", ".join(f"{task_id} {n}" for task_id, n in starts.items())
+    )
+    assert starts == {"create_firewall": 1, "use_firewall": 1, "delete_firewall": 1}, why
 
 
 def test_a_lost_create_answer_and_the_airflow_retry_leave_one_firewall(e2e: E2eSession, run_id: str) -> None:

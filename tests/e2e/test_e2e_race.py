@@ -25,7 +25,7 @@ STARTS = {
     "worker": {"Success": 2, "Failed": 2},
     "end_from_trigger": {"Success": 1, "Failed": 2},
     "start_from_trigger": {"Success": 0, "Failed": 1},
-    FIREWALL: {"Success": 2},
+    FIREWALL: {"Success": 1},
 }
 
 

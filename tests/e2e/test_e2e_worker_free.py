@@ -1,16 +1,17 @@
 """Worker task starts per deferred wait, counted from Airflow's own records on a real stack.
 
-Today's deferrable wait takes two worker starts (one defers, one resumes), ``end_from_trigger`` one,
-``start_from_trigger`` none. A failed job still fails the task on its first try in every mode.
+A deferrable wait that resumes on a worker takes two worker starts (one defers, one resumes),
+``end_from_trigger`` one (and so does the default, which turns it on), ``start_from_trigger`` none. A
+downstream task pulls the same dict from every mode. A failed job still fails the task on its first
+try in every mode.
 """
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
 from airflow_provider_cfw.version_compat import START_FROM_TRIGGER_SINCE, airflow_version
+from tests.e2e import failover
 from tests.e2e.conftest import JOBS, WAIT_MODES, job_id
 from tests.e2e.driver import E2eSession
 from tests.e2e.stack import airflow_major
@@ -21,14 +22,13 @@ DAG_ID = "e2e_cfw_worker_free"
 JOB_KEYS = {"id", "status", "begin_time", "end_time", "duration_seconds", "request_id"}
 AIRFLOW_3 = airflow_major() >= 3
 STARTS_ON_TRIGGERER = airflow_version() >= START_FROM_TRIGGER_SINCE
-#: The auto default ends on the triggerer where that changes nothing else: on Airflow 2 (no
-#: listeners in this stack), not on Airflow 3, whose triggerer stores the XCom as JSON text.
-AUTO_ENDS = not AIRFLOW_3
 #: Worker starts per wait whose job succeeds, and per wait whose job fails (which always resumes).
-#: Before Airflow 3.3, start_from_trigger falls back to a worker start (and ends on the triggerer).
+#: The auto default ends on the triggerer where that changes nothing else: here (no listeners, the
+#: XCom pushed as a worker pushes it). Before Airflow 3.3, start_from_trigger falls back to a worker
+#: start (and ends on the triggerer).
 STARTS_ON_SUCCESS = {
     "resume": 2,
-    "auto": 1 if AUTO_ENDS else 2,
+    "auto": 1,
     "end": 1,
     "start": 0 if STARTS_ON_TRIGGERER else 1,
 }
@@ -36,11 +36,7 @@ STARTS_ON_FAILURE = {"resume": 2, "auto": 2, "end": 2, "start": 1 if STARTS_ON_T
 #: The line each path leaves in the task's log (its worker or its trigger part).
 PATH_LINES = {
     "resume": "the task resumes on a worker (end_from_trigger=False)",
-    "auto": (
-        "on success the triggerer ends this task (end_from_trigger auto: on"
-        if AUTO_ENDS
-        else "the task resumes on a worker (end_from_trigger auto: off"
-    ),
+    "auto": "on success the triggerer ends this task (end_from_trigger auto: on",
     "end": "on success the triggerer ends this task (end_from_trigger=True)",
     "start": (
         "the wait started on the triggerer, no worker polled first"
@@ -48,8 +44,6 @@ PATH_LINES = {
         else "start_from_trigger is set, but this wait started on a worker: Airflow"
     ),
 }
-#: Whose XCom the triggerer pushed (and so, on Airflow 3, reads back as JSON text).
-PUSHED_BY_TRIGGERER = {"resume": False, "auto": AUTO_ENDS, "end": True, "start": True}
 
 
 def test_worker_starts_per_wait(e2e: E2eSession, run_id: str) -> None:
@@ -79,18 +73,22 @@ def check_worker_starts(e2e: E2eSession, run_id: str) -> None:
             assert PATH_LINES[mode] in e2e.airflow.task_log(DAG_ID, run, mode), (mode, why)
             # Every poll the job's script holds, and not one more: the same in every mode.
             assert e2e.polls(conf[mode]) == len(JOBS[f"wf_ok_{mode}_1"]), mode
-            # What a downstream task pulls. Airflow 3's triggerer stores its XCom as JSON text
-            # (XComModel.serialize_value) and the execution API hands the text back as is.
-            pulled = records.xcom(DAG_ID, run, "pulled")[mode]
-            as_text = AIRFLOW_3 and PUSHED_BY_TRIGGERER[mode]
-            assert isinstance(pulled, str if as_text else dict), (mode, pulled)
-            xcom = json.loads(pulled) if as_text else pulled
+            # What a downstream task pulls: the job as a dict, whichever process stored it (on
+            # Airflow 3 the trigger pushes it through the XCom backend, as a worker would).
+            xcom = records.xcom(DAG_ID, run, "pulled")[mode]
+            assert isinstance(xcom, dict), (mode, xcom)
             assert set(xcom) == JOB_KEYS, (mode, xcom)
             assert (xcom["id"], xcom["status"]) == (conf[mode], "Success"), mode
             xcoms[mode] = xcom
-    # Decoded, the triggerer's push is today's XCom: the same keys, the same JSON types.
+    # The triggerer's push is the worker's XCom: the same keys, the same JSON types.
     shapes = {mode: {k: type(v).__name__ for k, v in xcom.items()} for mode, xcom in xcoms.items()}
     assert len({repr(shape) for shape in shapes.values()}) == 1, shapes
+    starts = {mode: records.task_starts(DAG_ID, runs[0][1], mode) for mode in WAIT_MODES}
+    failover.SUMMARY_LINES.append(
+        f"Airflow {airflow_major()}: worker starts per sensor wait (Success): "
+        + ", ".join(f"{mode} {n}" for mode, n in starts.items())
+        + " (auto is the default)"
+    )
 
 
 def check_failed_job_fails_the_first_try(e2e: E2eSession, run_id: str) -> None:

@@ -4,6 +4,7 @@ poke and deferrable mode: idempotent by name, safe to delete twice, no request f
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from datetime import timedelta
 from types import SimpleNamespace
@@ -11,13 +12,17 @@ from typing import Any
 
 import pytest
 from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException, TaskDeferred
+from airflow.triggers.base import TriggerEvent
 
 from airflow_provider_cfw import CfwCreateFirewallOperator, CfwDeleteFirewallOperator
 from airflow_provider_cfw.core.errors import CfwConfigError
 from airflow_provider_cfw.core.waits import JOB_NOT_FOUND_GRACE_SECONDS
 from airflow_provider_cfw.testing import CfwEmulator
-from airflow_provider_cfw.triggers.cfw import SCHEDULER_HOLD_SECONDS, CfwJobTrigger
+from airflow_provider_cfw.triggers.cfw import CfwJobTrigger
+from airflow_provider_cfw.triggers.creation import CfwFirewallCreationTrigger
+from airflow_provider_cfw.version_compat import configured_scheduler_hold_seconds
 from tests.conftest import PROJECT, assert_no_secrets
+from tests.ending import task_instance
 
 PRO = {"version": "Professional"}
 #: Poll-scripted: one Running answer, then Success (exact request counts, no clock).
@@ -49,32 +54,66 @@ def delete_op(firewall_id: str, **kwargs: Any) -> CfwDeleteFirewallOperator:
     return CfwDeleteFirewallOperator(task_id="delete", firewall_id=firewall_id, **kwargs)
 
 
-def run_deferred(op: Any) -> dict[str, Any]:
-    """execute -> TaskDeferred -> the trigger's one event -> execute_complete, as Airflow would."""
+#: The trigger and the resume of each deferred wait of the operators.
+DEFERRALS = {
+    CfwFirewallCreationTrigger: "execute_complete_creation",
+    CfwJobTrigger: "execute_complete",
+}
+
+
+def deferral(op: Any) -> TaskDeferred:
+    """execute -> TaskDeferred, checked as Airflow would take it."""
     before = time.time()
     with pytest.raises(TaskDeferred) as info:
         op.execute({})
     deferred = info.value
-    assert isinstance(deferred.trigger, CfwJobTrigger) and deferred.method_name == "execute_complete"
+    assert DEFERRALS[type(deferred.trigger)] == deferred.method_name
     # Airflow enforces the operator's timeout on the deferral; a fresh job gets its grace period.
     assert deferred.timeout == timedelta(seconds=op.timeout)
     grace = deferred.trigger.not_found_deadline
     assert grace is not None and time.time() < grace <= time.time() + JOB_NOT_FOUND_GRACE_SECONDS
     _, kwargs = deferred.trigger.serialize()
     assert_no_secrets(kwargs, deferred.kwargs)
-    # When it deferred, so the trigger holds an early event; taken as old enough here (the hold's
-    # own tests are in tests/triggers/test_trigger_hold.py).
+    # When it deferred, and the hold this deployment needs, so the trigger holds an early event.
     assert before <= kwargs["deferred_at"] <= time.time()
-    kwargs["deferred_at"] -= SCHEDULER_HOLD_SECONDS
-    trigger = CfwJobTrigger(**kwargs)
+    assert kwargs["scheduler_hold"] == configured_scheduler_hold_seconds()
+    return deferred
+
+
+def rebuilt(deferred: TaskDeferred, *, on_the_triggerer: bool = False) -> Any:
+    """The trigger as the triggerer rebuilds it from its kwargs; with the task instance it runs for, or
+    without one (as dag.test() runs it). Its deferral is taken as old enough: the hold's own tests are
+    in tests/triggers/test_trigger_hold.py."""
+    classpath, kwargs = deferred.trigger.serialize()
+    kwargs = json.loads(json.dumps(kwargs))
+    kwargs["deferred_at"] -= kwargs["scheduler_hold"]
+    trigger = type(deferred.trigger)(**kwargs)
+    assert classpath.endswith(type(trigger).__qualname__)
+    if on_the_triggerer:
+        trigger.task_instance = task_instance()
+    return trigger
+
+
+def fire(trigger: Any) -> Any:
+    """The trigger's one event."""
 
     async def first_event() -> Any:
         async for event in trigger.run():
-            return event.payload
+            return event
         raise AssertionError("the trigger ended without an event")
 
-    payload = asyncio.run(first_event())
-    result: dict[str, Any] = getattr(op, deferred.method_name)({}, event=payload, **(deferred.kwargs or {}))
+    return asyncio.run(first_event())
+
+
+def run_deferred(op: Any) -> dict[str, Any]:
+    """execute -> TaskDeferred -> the trigger's one event -> the resume, as Airflow would (the trigger
+    without a task instance, as under dag.test(): it resumes the task)."""
+    deferred = deferral(op)
+    event = fire(rebuilt(deferred))
+    assert type(event) is TriggerEvent
+    result: dict[str, Any] = getattr(op, deferred.method_name)(
+        {}, event=event.payload, **(deferred.kwargs or {})
+    )
     return result
 
 

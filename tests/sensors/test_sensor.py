@@ -20,7 +20,7 @@ from airflow.providers.common.compat.sdk import (
 from airflow_provider_cfw.core.rate_limit import MAX_THROTTLED_RETRIES
 from airflow_provider_cfw.sensors.cfw import CfwJobSensor
 from airflow_provider_cfw.triggers.cfw import CfwJobTrigger
-from airflow_provider_cfw.version_compat import XCOM_AS_TEXT_SINCE, airflow_version
+from airflow_provider_cfw.version_compat import configured_scheduler_hold_seconds
 from tests.conftest import PROJECT, LimiterClock, assert_no_secrets, logged_count
 from tests.listeners import listeners
 
@@ -293,12 +293,15 @@ def test_running_defers_with_the_right_trigger_and_timeout(
         "last_status": "Running",
         # A deadline was given: the grace period is the worker's, counted from its poke.
         "not_found_grace_period": None,
-        # The default (auto): on where nothing else changes, which Airflow 3's XCom text rules out.
-        "end_from_trigger": airflow_version() < XCOM_AS_TEXT_SINCE,
+        # The default (auto): on where nothing else changes, the XCom included (pushed as a worker would).
+        "end_from_trigger": True,
         "return_value": None,
         "do_xcom_push": True,
         "poll_growth": 0.0,
         "poll_cap": 60.0,
+        # The hold before an event that resumes a worker, from this deployment's settings, computed here.
+        "scheduler_hold": configured_scheduler_hold_seconds(),
+        "resume_kwargs": None,
     }
     assert_no_secrets(kwargs, repr(deferred.trigger))
 

@@ -17,15 +17,15 @@ from airflow_provider_cfw.sensors.cfw import CfwJobSensor
 from airflow_provider_cfw.triggers.cfw import CfwJobTrigger
 from airflow_provider_cfw.version_compat import (
     START_FROM_TRIGGER_SINCE,
-    XCOM_AS_TEXT_SINCE,
     airflow_version,
     end_from_trigger_decision,
 )
 from tests.conftest import PROJECT, SK, assert_no_secrets, logged_count
+from tests.ending import Pushes, on_the_triggerer
 from tests.listeners import TaskListener, listeners
 
-XCOM_AS_TEXT = airflow_version() >= XCOM_AS_TEXT_SINCE
 STARTS_ON_TRIGGERER = airflow_version() >= START_FROM_TRIGGER_SINCE
+AIRFLOW_3 = airflow_version() >= (3, 0, 0)
 needs_3_3 = pytest.mark.skipif(not STARTS_ON_TRIGGERER, reason="start_from_trigger needs Airflow 3.3+")
 
 
@@ -45,14 +45,87 @@ class FakeTI:
 # -- end_from_trigger: the decision ---------------------------------------------------------------
 
 
+ON = "end_from_trigger auto: on, no listeners, callbacks, outlets or overrides"
+
+
 def test_auto_is_on_only_without_anything_observable() -> None:
+    # The XCom included: the triggerer stores it as a worker would (tests/triggers/test_task_success.py).
+    with listeners():
+        assert end_from_trigger_decision(sensor(), None, CfwJobSensor) == (True, ON)
+        assert end_from_trigger_decision(sensor(do_xcom_push=False), None, CfwJobSensor) == (True, ON)
+
+
+@pytest.mark.parametrize(
+    ("version", "ends"),
+    [((2, 11, 0), True), ((3, 0, 4), False), ((3, 0, 6), True), ((3, 3, 2), True)],
+    ids=["2.11.0", "3.0.4", "3.0.6", "3.3.2"],
+)
+def test_auto_is_off_where_only_a_worker_can_store_the_xcom(
+    monkeypatch: pytest.MonkeyPatch, version: tuple[int, int, int], ends: bool
+) -> None:
+    # Airflow 3.0.0 to 3.0.4: the triggerer drops a trigger's push; only a resume stores the job.
+    import airflow_provider_cfw.version_compat as version_compat
+
+    monkeypatch.setattr(version_compat, "airflow_version", lambda: version)
     with listeners():
         end, why = end_from_trigger_decision(sensor(), None, CfwJobSensor)
-        assert end is not XCOM_AS_TEXT, why
-        # With no XCom pushed, the triggerer's XCom format changes nothing either.
-        end, why = end_from_trigger_decision(sensor(do_xcom_push=False), None, CfwJobSensor)
-        assert end, why
-        assert why == "end_from_trigger auto: on, no listeners, callbacks, outlets or overrides"
+        assert end is ends, why
+        if not ends:
+            assert why.endswith("triggerer cannot store the XCom as a worker does"), why
+        # Nothing pushed, nothing to store: on everywhere.
+        assert end_from_trigger_decision(sensor(do_xcom_push=False), None, CfwJobSensor) == (True, ON)
+
+
+def _dag(dag_id: str) -> Any:
+    from datetime import UTC, datetime
+
+    try:
+        from airflow.sdk import DAG
+    except ImportError:  # Airflow 2
+        from airflow.models.dag import DAG  # type: ignore[no-redef,assignment]
+    return DAG(dag_id, schedule=None, start_date=datetime(2026, 1, 1, tzinfo=UTC))
+
+
+def _task() -> Any:
+    try:
+        from airflow.sdk import task
+    except ImportError:  # Airflow 2
+        from airflow.decorators import task  # type: ignore[no-redef,attr-defined]
+    return task
+
+
+def test_auto_is_off_when_a_downstream_task_maps_over_the_job() -> None:
+    # A worker's push records how many items the downstream task expands to (the TaskMap row); the
+    # triggerer's does not, and the expansion would fail.
+    task = _task()
+
+    @task
+    def per_key(item: Any) -> None:
+        pass
+
+    with _dag("maps") as dag, listeners():
+        wait = sensor()
+        per_key.expand(item=wait.output)
+        end, why = end_from_trigger_decision(dag.get_task("wait"), None, CfwJobSensor)
+    assert (end, why) == (False, "end_from_trigger auto: off, a downstream task maps over its output")
+
+
+def test_auto_stays_on_with_plain_downstream_tasks_and_other_mappings() -> None:
+    task = _task()
+
+    @task
+    def use(job: Any) -> None:
+        pass
+
+    @task
+    def per_item(item: Any, job: Any) -> None:
+        pass
+
+    with _dag("plain") as dag, listeners():
+        wait = sensor()
+        use(wait.output)
+        per_item.partial(job=wait.output).expand(item=[1, 2])  # mapped, but over something else
+        assert end_from_trigger_decision(dag.get_task("wait"), None, CfwJobSensor) == (True, ON)
 
 
 class SubclassedSensor(CfwJobSensor):
@@ -76,18 +149,18 @@ def _noop_result(context: Any, result: Any = None) -> None:
 @pytest.mark.parametrize(
     ("build", "reason"),
     [
-        (lambda: sensor(do_xcom_push=False, on_success_callback=_noop), "on_success_callback is set"),
-        (lambda: sensor(do_xcom_push=False, on_execute_callback=_noop), "on_execute_callback is set"),
-        (lambda: sensor(do_xcom_push=False, multiple_outputs=True), "multiple_outputs is set"),
+        (lambda: sensor(on_success_callback=_noop), "on_success_callback is set"),
+        (lambda: sensor(on_execute_callback=_noop), "on_execute_callback is set"),
+        (lambda: sensor(multiple_outputs=True), "multiple_outputs is set"),
         # A DAG scheduled on this asset would never run: the triggerer emits no asset event.
-        (lambda: sensor(do_xcom_push=False, outlets=[Asset("cfw://jobs/done")]), "the task has outlets"),
-        (lambda: sensor(do_xcom_push=False, post_execute=_noop_result), "post_execute is set"),
+        (lambda: sensor(outlets=[Asset("cfw://jobs/done")]), "the task has outlets"),
+        (lambda: sensor(post_execute=_noop_result), "post_execute is set"),
         (
-            lambda: SubclassedSensor(task_id="w", job_id="j", deferrable=True, do_xcom_push=False),
+            lambda: SubclassedSensor(task_id="w", job_id="j", deferrable=True),
             "a subclass overrides execute_complete",
         ),
         (
-            lambda: PostExecuteSensor(task_id="w", job_id="j", deferrable=True, do_xcom_push=False),
+            lambda: PostExecuteSensor(task_id="w", job_id="j", deferrable=True),
             "a subclass overrides post_execute",
         ),
     ],
@@ -104,15 +177,16 @@ def _noop_result(context: Any, result: Any = None) -> None:
 def test_auto_is_off_when_a_worker_end_would_be_missed(build: Any, reason: str) -> None:
     with listeners():
         end, why = end_from_trigger_decision(build(), None, CfwJobSensor)
-    assert not end and reason in why, why
+    # That one reason, and only it: ignoring it would turn auto on.
+    assert (end, why) == (False, f"end_from_trigger auto: off, {reason}")
 
 
 def test_auto_is_off_with_listeners_installed() -> None:
     # Airflow's DAG bag would refuse end_from_trigger=True here; auto (None) passes its check.
     with listeners(TaskListener()):
-        op = sensor(do_xcom_push=False)
+        op = sensor()
         end, why = end_from_trigger_decision(op, None, CfwJobSensor)
-    assert not end and "listeners are installed" in why, why
+    assert (end, why) == (False, "end_from_trigger auto: off, listeners are installed")
     assert not getattr(op, "end_from_trigger", False)
 
 
@@ -153,34 +227,46 @@ async def _events(trigger: CfwJobTrigger) -> list[Any]:
     return [event async for event in trigger.run()]
 
 
-async def test_success_ends_the_task_with_the_same_return_value_as_a_resume(emu: Any, conn: Any) -> None:
+async def test_success_ends_the_task_with_the_same_return_value_as_a_resume(
+    emu: Any, conn: Any, pushes: Pushes
+) -> None:
     job_id = str(uuid.uuid4())
     emu.add_job(PROJECT, job_id, statuses=["Running", "Success"])
-    (event,) = await _events(
-        CfwJobTrigger(job_id=job_id, project_id=PROJECT, poll_interval=0.01, end_from_trigger=True)
-    )
+    trigger = CfwJobTrigger(job_id=job_id, project_id=PROJECT, poll_interval=0.01, end_from_trigger=True)
+    (event,) = await _events(on_the_triggerer(trigger))
     from airflow.triggers.base import TaskSuccessEvent
 
     assert isinstance(event, TaskSuccessEvent)
-    assert set(event.xcoms) == {"return_value"}
-    job = event.xcoms["return_value"]
+    job = pushes.value_of(event)
     assert (job["id"], job["status"]) == (job_id, "Success")
     # The worker's resume would return exactly this for the same job.
     resumed = sensor(job_id=job_id).execute_complete({}, {"status": "success", "job_id": job_id, "job": job})
     assert resumed == job and json.loads(json.dumps(job)) == job
-    assert_no_secrets(event.xcoms, repr(event))
+    assert_no_secrets(job, repr(event))
     assert SK not in repr(event)
 
 
-async def test_success_pushes_the_given_return_value_or_none(emu: Any, conn: Any) -> None:
+async def test_success_pushes_the_given_return_value_or_none(emu: Any, conn: Any, pushes: Pushes) -> None:
     job_id = str(uuid.uuid4())
     emu.add_job(PROJECT, job_id, statuses=["Success"])
     value = {"firewall_id": "fw-1", "job_id": job_id}
     kw = {"job_id": job_id, "project_id": PROJECT, "poll_interval": 0.01, "end_from_trigger": True}
-    (event,) = await _events(CfwJobTrigger(**kw, return_value=value))
-    assert event.xcoms == {"return_value": value}
-    (event,) = await _events(CfwJobTrigger(**kw, do_xcom_push=False))
+    (event,) = await _events(on_the_triggerer(CfwJobTrigger(**kw, return_value=value)))
+    assert pushes.value_of(event) == value
+    (event,) = await _events(on_the_triggerer(CfwJobTrigger(**kw, do_xcom_push=False)))
     assert event.xcoms is None
+    assert pushes.count == (1 if AIRFLOW_3 else 0)  # the first value only
+
+
+async def test_without_a_task_instance_a_success_resumes_with_the_job(emu: Any, conn: Any) -> None:
+    # dag.test() runs the trigger inline without one and hands the task only the event's payload.
+    job_id = str(uuid.uuid4())
+    emu.add_job(PROJECT, job_id, statuses=["Success"])
+    (event,) = await _events(
+        CfwJobTrigger(job_id=job_id, project_id=PROJECT, poll_interval=0.01, end_from_trigger=True)
+    )
+    assert type(event).__name__ == "TriggerEvent"
+    assert sensor(job_id=job_id).execute_complete({}, event.payload)["id"] == job_id
 
 
 @pytest.mark.parametrize("statuses", [["Running", "Failed"]], ids=["failed"])

@@ -10,17 +10,16 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
-from typing import Any
 
 import pytest
 from airflow.triggers.base import TaskSuccessEvent
 
 from airflow_provider_cfw.triggers.cfw import CfwJobTrigger
 from airflow_provider_cfw.triggers.task_success import RETURN_VALUE, task_success_event
-from airflow_provider_cfw.version_compat import TRIGGER_PUSH_SINCE, XComRoute, airflow_version, xcom_route
+from airflow_provider_cfw.version_compat import TRIGGER_PUSH_SINCE, XComRoute, xcom_route
 from tests.conftest import PROJECT, logged_count
+from tests.ending import AIRFLOW_3, SERIALIZED, configure_backend, connect_pipe, on_the_triggerer
 
-AIRFLOW_3 = airflow_version() >= (3, 0, 0)
 VALUE = {"id": "job-1", "status": "Success", "duration_seconds": 3}
 
 
@@ -49,35 +48,8 @@ def _trigger(with_task_instance: bool = True, map_index: int = -1) -> CfwJobTrig
     """A trigger as the triggerer hands it over: with the task instance it runs for."""
     trigger = CfwJobTrigger(job_id=str(uuid.uuid4()), project_id=PROJECT)
     if with_task_instance:
-        trigger.task_instance = _task_instance(map_index)
+        on_the_triggerer(trigger, map_index)
     return trigger
-
-
-def _task_instance(map_index: int) -> Any:
-    # What each triggerer sets: Airflow 3 a TaskInstanceDTO of the workload, Airflow 2 the ORM row.
-    if AIRFLOW_3:
-        from airflow.executors.workloads.task import TaskInstanceDTO
-
-        return TaskInstanceDTO(
-            id=uuid.uuid4(),
-            task_id="wait",
-            dag_id="my_dag",
-            run_id="manual__1",
-            try_number=1,
-            dag_version_id=uuid.uuid4(),
-            map_index=map_index,
-            pool_slots=1,
-            priority_weight=1,
-            queue="default",
-        )
-    from datetime import UTC, datetime
-
-    from airflow.models.dag import DAG
-    from airflow.models.taskinstance import TaskInstance
-    from airflow.operators.empty import EmptyOperator
-
-    dag = DAG("my_dag", schedule=None, start_date=datetime(2026, 1, 1, tzinfo=UTC))
-    return TaskInstance(EmptyOperator(task_id="wait", dag=dag), run_id="manual__1", map_index=map_index)
 
 
 class Logs:
@@ -125,60 +97,18 @@ async def test_airflow_2_puts_the_value_in_the_event(logs: Logs) -> None:
     assert "XCom" not in logs.text()
 
 
-try:
-    from airflow.sdk.bases.xcom import BaseXCom
-except ImportError:  # Airflow 2: no task SDK backend to stand in for
-    BaseXCom = None  # type: ignore[assignment,misc]
-
-#: Where the custom backend below serialized, and with what.
-SERIALIZED: list[tuple[int, dict[str, Any]]] = []
-
-if BaseXCom is not None:
-
-    class NotingXCom(BaseXCom):
-        """A custom backend, as an object-storage one is: its serialize_value does the I/O and
-        returns a reference, which is what the XCom table then holds."""
-
-        @staticmethod
-        def serialize_value(value: Any, **ids: Any) -> Any:
-            SERIALIZED.append((threading.get_ident(), {"value": value, **ids}))
-            return f"noted://{ids['dag_id']}/{ids['task_id']}/{ids['map_index']}"
-
-
-class SupervisorPipe:
-    """The trigger runner's end of the pipe to the triggerer's supervisor, which is another process:
-    what the SDK sent, from which thread. ``send`` is what the SDK's sync ``XCom.set`` calls."""
-
-    def __init__(self) -> None:
-        self.sent: list[tuple[int, Any]] = []
-
-    def send(self, msg: Any) -> None:
-        self.sent.append((threading.get_ident(), msg))
-
-
 @pytest.fixture
 def configured_backend(monkeypatch: pytest.MonkeyPatch) -> type:
-    """``[core] xcom_backend`` set to NotingXCom, resolved by Airflow's own function, as the task SDK's
-    xcom module resolves it when it is first imported (in the triggerer, by its task runner)."""
-    import airflow.sdk.execution_time.xcom as sdk_xcom
-
-    monkeypatch.setenv("AIRFLOW__CORE__XCOM_BACKEND", f"{__name__}.NotingXCom")
-    backend = sdk_xcom.resolve_xcom_backend()
-    assert backend.__name__ == "NotingXCom"
-    monkeypatch.setattr(sdk_xcom, "XCom", backend)
-    SERIALIZED.clear()
-    return backend
+    return configure_backend(monkeypatch)
 
 
 @pytest.mark.skipif(not AIRFLOW_3, reason="the task SDK's XCom.set is Airflow 3's")
 async def test_the_configured_backend_stores_it_off_the_loop(
     configured_backend: type, monkeypatch: pytest.MonkeyPatch, logs: Logs
 ) -> None:
-    from airflow.sdk.execution_time import task_runner
     from airflow.sdk.execution_time.comms import SetXCom
 
-    pipe = SupervisorPipe()
-    monkeypatch.setattr(task_runner, "SUPERVISOR_COMMS", pipe, raising=False)
+    pipe = connect_pipe(monkeypatch)
 
     event = await task_success_event(_trigger(map_index=2), VALUE, push=True)
 
@@ -191,7 +121,7 @@ async def test_the_configured_backend_stores_it_off_the_loop(
     assert msg == SetXCom(key=RETURN_VALUE, value="noted://my_dag/wait/2", **ids)
     # Neither the backend's I/O nor the send ran on the event loop's thread.
     assert serialized_in == sent_from != threading.get_ident()
-    assert logs.count(f"Pushed the XCom {RETURN_VALUE} through {__name__}.NotingXCom") == 1
+    assert logs.count(f"Pushed the XCom {RETURN_VALUE} through tests.ending.NotingXCom") == 1
 
 
 @pytest.mark.skipif(not AIRFLOW_3, reason="the task SDK's XCom.set is Airflow 3's")

@@ -51,6 +51,7 @@ def test_serialize_is_plain_json_and_round_trips() -> None:
         region="cn-north-4",
         last_status="Running",
         deferred_at=1_799_999_990.25,
+        scheduler_hold=10.0,
     )
     classpath, kwargs = trigger.serialize()
     assert classpath == "airflow_provider_cfw.triggers.cfw.CfwJobTrigger"
@@ -70,6 +71,8 @@ def test_serialize_is_plain_json_and_round_trips() -> None:
         "deferred_at": 1_799_999_990.25,
         "poll_growth": 0.0,
         "poll_cap": 60.0,
+        "scheduler_hold": 10.0,
+        "resume_kwargs": None,
     }
     assert json.loads(json.dumps(kwargs)) == kwargs
     module, _, name = classpath.rpartition(".")

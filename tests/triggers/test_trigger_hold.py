@@ -1,6 +1,8 @@
 """CfwJobTrigger holds an event that resumes the task on a worker until the deferral is
-SCHEDULER_HOLD_SECONDS old (Airflow 3.3.2's stale-executor-event race, issue 26), against the emulator
-with an injected wall clock and sleep: only a wait that ends that soon waits, and only for the rest."""
+``scheduler_hold`` seconds old (SCHEDULER_HOLD_SECONDS for a trigger serialized without it; Airflow
+3.3.2's stale-executor-event race, issue 26), against the emulator with an injected wall clock and
+sleep: only a wait that ends that soon waits, and only for the rest; a task ended on the triggerer
+is not held."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ import pytest
 import airflow_provider_cfw.triggers.base as trigger_module
 from airflow_provider_cfw.triggers.cfw import SCHEDULER_HOLD_SECONDS, CfwJobTrigger
 from tests.conftest import PROJECT, SK, logged_count
+from tests.ending import Pushes, on_the_triggerer
 
 REAL_SLEEP = asyncio.sleep
 HOLD = SCHEDULER_HOLD_SECONDS
@@ -52,9 +55,10 @@ def new_job(emu: Any, statuses: list[str]) -> str:
 
 
 async def fire(trigger: CfwJobTrigger, clock: FakeClock) -> tuple[dict[str, Any], float, list[float]]:
-    """The one event, the fake wall-clock time it fired at, and the pauses after the first poll's."""
+    """The one event, the fake wall-clock time it fired at, and the pauses after the first poll's; the
+    trigger run as the triggerer runs it, for its task instance."""
     events = []
-    async for event in trigger.run():
+    async for event in on_the_triggerer(trigger).run():
         events.append((event.payload, clock.now))
     [(payload, fired_at)] = events
     assert clock.sleeps[0] == trigger.first_poll_delay
@@ -158,8 +162,26 @@ async def test_an_unexpected_error_event_is_held(monkeypatch: pytest.MonkeyPatch
     assert fired_at - clock.start == pytest.approx(HOLD)
 
 
+@pytest.mark.parametrize("hold", [2.5, 10.0])
+async def test_the_deferring_tasks_hold_is_the_one_kept(
+    emu: Any, conn: Any, clock: FakeClock, hold: float
+) -> None:
+    # The worker computed it from its deployment's settings; the trigger only counts it down.
+    trigger = CfwJobTrigger(
+        job_id=new_job(emu, ["Success"]),
+        project_id=PROJECT,
+        poll_interval=1,
+        deferred_at=clock.now,
+        scheduler_hold=hold,
+    )
+    payload, fired_at, pauses = await fire(trigger, clock)
+    assert payload["status"] == "success"
+    assert fired_at - clock.start == pytest.approx(hold)
+    assert pauses == [pytest.approx(hold - trigger.first_poll_delay)]
+
+
 async def test_a_success_that_ends_the_task_on_the_triggerer_is_not_held(
-    emu: Any, conn: Any, clock: FakeClock
+    emu: Any, conn: Any, clock: FakeClock, pushes: Pushes
 ) -> None:
     # end_from_trigger: no worker resumes the task, so a stale executor event cannot fail it.
     trigger = CfwJobTrigger(
@@ -167,10 +189,48 @@ async def test_a_success_that_ends_the_task_on_the_triggerer_is_not_held(
         project_id=PROJECT,
         poll_interval=1,
         deferred_at=clock.now,
+        scheduler_hold=10.0,
         end_from_trigger=True,
     )
-    events = [event async for event in trigger.run()]
+    events = [event async for event in on_the_triggerer(trigger).run()]
     assert [type(event).__name__ for event in events] == ["TaskSuccessEvent"]
+    assert pushes.value_of(events[0])["status"] == "Success"
+    assert clock.sleeps == [trigger.first_poll_delay]
+
+
+async def test_a_success_that_cannot_end_the_task_here_resumes_it_held(
+    emu: Any, conn: Any, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Airflow 3.0.4's triggerer cannot push the XCom: only a resume stores the job, held like any.
+    import airflow_provider_cfw.triggers.task_success as task_success
+
+    monkeypatch.setattr(task_success, "airflow_version", lambda: (3, 0, 4))
+    trigger = CfwJobTrigger(
+        job_id=new_job(emu, ["Success"]),
+        project_id=PROJECT,
+        poll_interval=1,
+        deferred_at=clock.now,
+        end_from_trigger=True,
+    )
+    payload, fired_at, _ = await fire(trigger, clock)
+    assert payload["status"] == "success" and payload["job"]["status"] == "Success"
+    assert fired_at - clock.start == pytest.approx(HOLD)
+
+
+@pytest.mark.parametrize("end_from_trigger", [False, True])
+async def test_without_a_task_instance_nothing_is_held(
+    emu: Any, conn: Any, clock: FakeClock, end_from_trigger: bool
+) -> None:
+    # dag.test() runs the trigger inline and resumes the task itself: no scheduler to race.
+    trigger = CfwJobTrigger(
+        job_id=new_job(emu, ["Success"]),
+        project_id=PROJECT,
+        poll_interval=1,
+        deferred_at=clock.now,
+        end_from_trigger=end_from_trigger,
+    )
+    events = [event.payload async for event in trigger.run()]
+    assert [e["status"] for e in events] == ["success"]
     assert clock.sleeps == [trigger.first_poll_delay]
 
 
@@ -189,7 +249,7 @@ async def test_a_failed_job_is_held_with_end_from_trigger_too(emu: Any, conn: An
 
 async def test_an_invalid_argument_event_is_held(emu: Any, conn: Any, clock: FakeClock) -> None:
     trigger = CfwJobTrigger(job_id="not a job id", project_id=PROJECT, poll_interval=1, deferred_at=clock.now)
-    events = [event.payload async for event in trigger.run()]
+    events = [event.payload async for event in on_the_triggerer(trigger).run()]
     assert [e["status"] for e in events] == ["error"]
     assert clock.sleeps == [pytest.approx(HOLD)]
     assert emu.stats.count("cfw.job") == 0
