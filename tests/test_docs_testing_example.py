@@ -60,7 +60,7 @@ def test_the_documented_dag_test_recipe_passes_and_leaves_the_users_airflow_alon
     )
 
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
-    assert "3 passed" in result.stdout
+    assert "4 passed" in result.stdout
     # Not one byte of the user's home changed (no reset, no migration, no log), and the Variable is there.
     assert _snapshot(home) == before
     kept = _run([str(AIRFLOW), "variables", "get", "my_var"], env, tmp_path)
@@ -86,7 +86,7 @@ def test_the_recipe_passes_with_end_from_trigger_set(tmp_path: Path, end_from_tr
     result = _run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "-s"], env, recipe)
 
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
-    assert "3 passed" in result.stdout
+    assert "4 passed" in result.stdout
     # Each wait said which path it took (-s: the tasks' logs, which dag.test() prints).
     path = "on success the triggerer ends this task" if end_from_trigger else "the task resumes on a worker"
     assert result.stdout.count(f"{path} (end_from_trigger={end_from_trigger})") == 3, result.stdout[-4000:]
