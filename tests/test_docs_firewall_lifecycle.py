@@ -44,4 +44,4 @@ def test_the_documented_lifecycle_is_setup_work_teardown(path: Path, section: st
     assert work.upstream_task_ids == {create.task_id}
     assert delete.upstream_task_ids == {create.task_id, work.task_id}
     assert delete.name == create.name and delete.firewall_id is None
-    assert create.deferrable and delete.deferrable and create.retries > 0
+    assert create.deferrable and delete.deferrable and create.retries > 0 and delete.retries > 0
