@@ -38,6 +38,10 @@ with DAG(
     CfwJobSensor.partial(
         task_id="wait",
         deferrable=True,
+        # The failover rounds count each wait's fired event in the triggerers' logs, the measure they
+        # were built on: every event resumes a worker, as before worker-free waits were the default.
+        # (Once, with the default, a wait whose task succeeded had no "fired" line in any log.)
+        end_from_trigger=False,
         retries=0,
         poke_interval=POLL_INTERVAL,
         timeout=900,
