@@ -313,6 +313,7 @@ class CreationWait:
         listing_grace: float | None = None,
     ) -> None:
         self.job_id = job_id
+        self._job = JobWait(job_id)
         self.name = name
         self.enterprise_project_id = enterprise_project_id
         self.listing_grace = LISTING_GRACE_SECONDS if listing_grace is None else listing_grace
@@ -324,7 +325,8 @@ class CreationWait:
         return f"CFW job {self.job_id}"
 
     def poll(self, endpoint: str, project_id: str) -> Plan[tuple[CfwJob, list[CfwFirewall] | None]]:
-        job: CfwJob = yield job_call(endpoint, project_id, self.job_id)
+        # The job's call is built once for the wait (JobWait's): signed from cached parts at every poll.
+        job: CfwJob = yield self._job.poll(endpoint, project_id)
         if job.status is not CfwJobStatus.SUCCESS:
             return job, None
         listed = yield from list_plan(
