@@ -220,9 +220,22 @@ async def test_token_expiry_mid_wait_fetches_one_more_token(
     set_conn(auth="password")
     emu.token_ttl = 1.0
     job_id = new_job_id()
-    # Running for 1.6 s, so the first token expires during the wait.
-    emu.add_job(PROJECT, job_id, statuses=[("Running", 1.6), ("Success", None)])
-    (event,) = await events_of(make_trigger(job_id, poll_interval=0.1))
+    emu.add_job(PROJECT, job_id, statuses=["Running"])
+    wait = asyncio.create_task(events_of(make_trigger(job_id, poll_interval=0.1)))
+
+    async def tokens_issued(count: int) -> None:
+        for _ in range(1500):  # 30 s at most: a loaded machine may take long, never for ever
+            if emu.stats.tokens_issued >= count or wait.done():
+                return
+            await asyncio.sleep(0.02)
+
+    # Ordered by events, not by seconds: however late the trigger starts or polls on a loaded
+    # machine, its first token (1 s) expires mid-wait and the second (an hour) outlives it.
+    await tokens_issued(1)
+    emu.token_ttl = 3600.0
+    await tokens_issued(2)
+    emu.add_job(PROJECT, job_id, statuses=["Success"])
+    (event,) = await asyncio.wait_for(wait, timeout=30)
     assert event["status"] == "success"
     assert emu.stats.tokens_issued == 2
     assert job_requests(emu, 401) == 0
