@@ -52,10 +52,10 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 unit: $(STAMP)
-	$(call with-airflow-home,$(BIN)/pytest -m "not e2e and not e2e_ha and not e2e_airflow2")
+	$(call with-airflow-home,$(BIN)/pytest -p no:cacheprovider -m "not e2e and not e2e_ha and not e2e_airflow2")
 
 e2e: $(STAMP)
-	$(call with-airflow-home,$(BIN)/pytest -m e2e)
+	$(call with-airflow-home,$(BIN)/pytest -p no:cacheprovider -m e2e)
 
 # The stacks below keep Airflow's metadata in PostgreSQL: Debian's server (initdb, postgres), started
 # by the tests as an unprivileged user on a free 127.0.0.1 port. Installed here if it is missing.
@@ -95,13 +95,24 @@ dist: $(STAMP)
 	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/python -m build --quiet --installer uv --outdir dist .
 	$(BIN)/twine check --strict dist/*
 
-# The whole suite: lint, type check, docs, the release archives, unit and end-to-end tests on
-# Airflow 3, the Airflow 2.11 leg, then the PostgreSQL stacks (triggerer failover, the 2.11 real stack).
-test: lint typecheck docs dist
-	$(call with-airflow-home,$(BIN)/pytest)
-	$(MAKE) test-airflow2
+# The whole suite: lint, type check, docs, the release archives; Airflow 3's unit and end-to-end tests
+# side by side; the Airflow 2.11 leg beside the 2.11 stack on PostgreSQL; then the triggerer failover stack.
+test: lint typecheck docs dist postgres-server $(STAMP) $(STAMP2)
+	$(call side-by-side,e2e,unit)
+	$(call side-by-side,e2e-airflow2,test-airflow2)
 	$(MAKE) e2e-ha
-	$(MAKE) e2e-airflow2
+
+# Two targets at once, to keep `make test` well inside CI's time on 2 cores: $(1), the stacks that mostly
+# wait on Airflow's loops, in the background, its output printed when both have ended; $(2), tests that
+# mostly compute, in the foreground. Each pytest leg has its own AIRFLOW_HOME; the result fails if either does.
+define side-by-side
+	+@log=$$(mktemp) && trap 'rm -f "$$log"' EXIT; \
+	$(MAKE) --no-print-directory $(1) >"$$log" 2>&1 & background=$$!; \
+	$(MAKE) --no-print-directory $(2); foreground=$$?; \
+	wait $$background; background=$$?; \
+	echo "==== make $(1), run beside make $(2) (exit $$background):"; cat "$$log"; \
+	test $$foreground -eq 0 && test $$background -eq 0
+endef
 
 demo: $(STAMP)
 	$(BIN)/python -m tests.e2e.demo

@@ -22,10 +22,11 @@ MAKE = shutil.which("make")
 pytestmark = pytest.mark.skipif(MAKE is None, reason="needs make")
 
 #: Stands in for pytest and sphinx-build: records AIRFLOW_HOME, writes into it as Airflow would, and
-#: exits with FAKE_RC.
+#: exits with FAKE_RC (3 instead when its arguments hold FAKE_FAIL_ON).
 RECORDER = """#!/bin/sh
 echo "$AIRFLOW_HOME" >> "$RECORD"
 test -d "$AIRFLOW_HOME" && touch "$AIRFLOW_HOME/airflow.cfg"
+case "$*" in *"${FAKE_FAIL_ON:-never matches}"*) exit 3;; esac
 exit "${FAKE_RC:-0}"
 """
 
@@ -79,12 +80,34 @@ def test_every_pytest_leg_of_make_test_has_its_own_airflow_home(tmp: Path) -> No
     out = make("-n", "test", tmp=tmp)
     assert out.returncode == 0, out.stderr
     legs = [line for line in out.stdout.splitlines() if "/bin/pytest" in line]
-    # The main leg, the 2.11 leg, the HA stack and the 2.11 stack.
-    assert len(legs) == 4, out.stdout
+    # The main leg's unit and end-to-end halves (run side by side), the 2.11 leg, the 2.11 stack and
+    # the HA stack.
+    assert len(legs) == 5, out.stdout
     for line in legs:
         assert line.startswith("home=$(mktemp -d) && trap 'rm -rf \"$home\"' EXIT && AIRFLOW_HOME=$home "), (
             line
         )
+
+
+@pytest.mark.parametrize(
+    ("failing", "legs_run"),
+    # The first pair of legs runs to its end; a failure there stops `make test` before the next pair.
+    [(None, 5), ("-m e2e", 2), ("not e2e", 2), ("test_e2e_airflow2.py", 4), ("test_e2e_ha.py", 5)],
+)
+def test_make_test_fails_when_any_leg_fails_even_one_run_beside_another(
+    failing: str | None, legs_run: int, tmp: Path
+) -> None:
+    # The legs that run side by side (e2e beside unit, the 2.11 stack beside the 2.11 tests): a failure
+    # in the background half must fail `make test` as surely as one in the foreground.
+    out = make(
+        "test",
+        *("-o", "lint", "-o", "typecheck", "-o", "docs", "-o", "dist", "-o", "postgres-server"),
+        tmp=tmp,
+        env={"FAKE_FAIL_ON": failing} if failing else None,
+    )
+    assert (out.returncode == 0) == (failing is None), out.stdout + out.stderr
+    assert len((tmp / "record").read_text().split()) == legs_run, out.stdout
+    assert list((tmp / "tmpdir").iterdir()) == []  # every home and the background half's log removed
 
 
 @pytest.mark.skipif(not (Path(sys.prefix) / ".installed").exists(), reason="needs the Makefile's own venv")
