@@ -10,6 +10,7 @@ import pytest
 from airflow import __version__ as airflow_version
 
 from airflow_provider_cfw.version_compat import (
+    HOLD_MARGIN_OPTION,
     HOLD_MARGIN_SECONDS,
     configured_scheduler_hold_seconds,
     scheduler_hold_seconds,
@@ -42,6 +43,7 @@ def test_the_hold_follows_the_settings(interval: float, idle: float, major: int,
     [
         ("min_heartbeat_interval", "[workers] min_heartbeat_interval"),
         ("scheduler_idle_sleep_time", "[scheduler] scheduler_idle_sleep_time"),
+        ("margin", "[cfw] scheduler_hold_margin"),
     ],
 )
 def test_a_bad_setting_is_named(bad: Any, setting: str, name: str) -> None:
@@ -50,9 +52,17 @@ def test_a_bad_setting_is_named(bad: Any, setting: str, name: str) -> None:
         scheduler_hold_seconds(**settings, airflow_major=3)
 
 
+def test_a_margin_adds_to_the_settings() -> None:
+    got = scheduler_hold_seconds(
+        min_heartbeat_interval=5, scheduler_idle_sleep_time=1, airflow_major=3, margin=10
+    )
+    assert got == 16.0
+
+
 def test_read_from_this_processs_configuration(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("AIRFLOW__WORKERS__MIN_HEARTBEAT_INTERVAL", raising=False)
     monkeypatch.delenv("AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME", raising=False)
+    monkeypatch.delenv("AIRFLOW__CFW__SCHEDULER_HOLD_MARGIN", raising=False)
     at_defaults = configured_scheduler_hold_seconds()
     monkeypatch.setenv("AIRFLOW__WORKERS__MIN_HEARTBEAT_INTERVAL", "1")
     monkeypatch.setenv("AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME", "2")
@@ -61,3 +71,17 @@ def test_read_from_this_processs_configuration(monkeypatch: pytest.MonkeyPatch) 
         assert (at_defaults, tuned) == (10.0, 7.0)
     else:  # no [workers] section; the interval does not delay Airflow 2's report
         assert (at_defaults, tuned) == (5.0, 6.0)
+
+
+def test_a_deployment_sets_its_own_margin(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``[cfw] scheduler_hold_margin`` (documented in docs/troubleshooting.md) replaces the default
+    margin, on top of the two settings."""
+    assert HOLD_MARGIN_OPTION == ("cfw", "scheduler_hold_margin")
+    monkeypatch.delenv("AIRFLOW__WORKERS__MIN_HEARTBEAT_INTERVAL", raising=False)
+    monkeypatch.delenv("AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME", raising=False)
+    monkeypatch.setenv("AIRFLOW__CFW__SCHEDULER_HOLD_MARGIN", "12.5")
+    supervisor_wait = 5.0 if AIRFLOW_MAJOR >= 3 else 0.0
+    assert configured_scheduler_hold_seconds() == supervisor_wait + 1.0 + 12.5
+    monkeypatch.setenv("AIRFLOW__CFW__SCHEDULER_HOLD_MARGIN", "-1")
+    with pytest.raises(ValueError, match=r"^\[cfw\] scheduler_hold_margin must be a finite number"):
+        configured_scheduler_hold_seconds()
