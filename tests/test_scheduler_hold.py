@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import math
+import os
 import re
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,6 +21,7 @@ from airflow_provider_cfw.version_compat import (
 )
 
 AIRFLOW_MAJOR = int(airflow_version.split(".")[0])
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.mark.parametrize(
@@ -85,3 +90,27 @@ def test_a_deployment_sets_its_own_margin(monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.setenv("AIRFLOW__CFW__SCHEDULER_HOLD_MARGIN", "-1")
     with pytest.raises(ValueError, match=r"^\[cfw\] scheduler_hold_margin must be a finite number"):
         configured_scheduler_hold_seconds()
+
+
+def test_the_documented_margin_gives_the_documented_hold(tmp_path: Path) -> None:
+    """docs/troubleshooting.md's ``[cfw]`` block, as a deployment's airflow.cfg, read by a fresh
+    process as a deferring worker reads it: the hold the page states."""
+    page = (ROOT / "docs" / "troubleshooting.md").read_text(encoding="utf-8")
+    blocks = [b for b in re.findall(r"```ini\n(.*?)```", page, re.DOTALL) if "scheduler_hold_margin" in b]
+    assert len(blocks) == 1, blocks
+    stated = re.search(r"with Airflow's other defaults the hold is then (\d+) s", page)
+    assert stated, "the page states the hold the block gives"
+    (tmp_path / "airflow.cfg").write_text(blocks[0], encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}
+    env["AIRFLOW_HOME"] = str(tmp_path)
+    code = (
+        "from airflow_provider_cfw.version_compat import configured_scheduler_hold_seconds as h; print(h())"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120, check=True
+    ).stdout
+    hold = float(out.strip().splitlines()[-1])
+    if AIRFLOW_MAJOR >= 3:
+        assert hold == float(stated.group(1))
+    else:  # no supervisor interval on Airflow 2
+        assert hold == float(stated.group(1)) - 5.0

@@ -43,7 +43,7 @@ from tests.e2e.waits import DEFAULT_MODES, FIREWALL, LISTENERS, SENSOR_MODES, Ba
 ROOT = Path(__file__).resolve().parents[2]
 PAGE = ROOT / "docs" / "performance.md"
 LABELS = {
-    "worker": "deferred, resumed on a worker (today's path, events held 5 s after the deferral)",
+    "worker": "`end_from_trigger=False`, resumed on a worker",
     "end_from_trigger": "`end_from_trigger=True`",
     "start_from_trigger": "`start_from_trigger=True` (Airflow 3.3+)",
     FIREWALL: "create / delete operators, deferred",

@@ -59,7 +59,12 @@ def test_every_way_to_wait_is_offered(race: WaitsRun) -> None:
     assert offered == expected
 
 
-@pytest.mark.parametrize("mode", [*SENSOR_MODES, *DEFAULT_MODES, FIREWALL])
+#: The modes this small version runs. ``end_from_trigger=True`` ends a success as the default does
+#: (auto turns it on on this stack), so the default's batch stands for it here; ``make race`` runs both.
+MODES = [*(m for m in SENSOR_MODES if m != "end_from_trigger"), *DEFAULT_MODES, FIREWALL]
+
+
+@pytest.mark.parametrize("mode", MODES)
 def test_no_job_success_ends_as_a_failed_task(race: WaitsRun, mode: str) -> None:
     check_batch(race, mode)
 
