@@ -151,10 +151,13 @@ def section(batches: Sequence[Batch], env: str) -> str:
             "poll. A deferred wait also starts its task on a worker, and a task process parses the DAG "
             "file, loads the task and calls the execution API on the way in and out. Here the whole wait "
             "is measured on a real Airflow stack (api-server, scheduler with the LocalExecutor and 4 "
-            "slots, dag-processor, triggerer; SQLite; `tests/e2e/waits.py`), "
+            "slots, dag-processor, triggerer; SQLite; Airflow's defaults for every setting that times "
+            "a deferral; `tests/e2e/waits.py`), "
             f"at least {n} waits per row, 6 `CfwJobSensor` tasks per DAG run (`poke_interval=1`, "
-            "`retries=0`; jobs answer Running 1 to 3 times, then Success; one in six fails instead), "
-            "two runs at a time. Worker task starts are the executor events the scheduler logged for "
+            "`retries=0`; jobs answer Running 1 to 3 times, then end; where a row sets a flag one job "
+            "in six fails and the others succeed, a default-argument row says how its jobs end), "
+            "or 3 create >> delete pairs per run; the listener row on a stack of its own with a "
+            "listener plugin installed. Worker task starts are the executor events the scheduler logged for "
             "each task; CPU is every Airflow process with its children (executor workers, task "
             'processes, the triggerer\'s runner); "idle excluded" takes out what the same stack burns '
             "with nothing to run, measured for 10 s before each row. The latency counts from the "
@@ -170,7 +173,12 @@ def section(batches: Sequence[Batch], env: str) -> str:
             "",
             table(batches),
             "",
-            "Rerun: `make race RACE_ARGS=--write-docs` (100 waits per row, about 40 minutes on 2 busy "
+            "The same waits by path, with the load average read every 2 s through each row and the "
+            "scheduler hold in force (wrongly failed: see troubleshooting):",
+            "",
+            race_table(batches),
+            "",
+            "Rerun: `make race RACE_ARGS=--write-docs` (100 waits per row, about 70 minutes on 2 busy "
             "cores), or `.venv/bin/python -m tests.e2e.race_bench --waits 50 --write-docs`.",
             SECTION_END,
         ]
