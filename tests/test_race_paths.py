@@ -1,10 +1,16 @@
-"""The race measurement counts wrongly failed waits per path (issue 33): create and delete apart, each
-sensor mode by how its job ended, so one path's losses never hide in another's total."""
+"""The race measurement (issue 33): wrongly failed waits counted per path (create and delete apart, each
+sensor mode by how its job ended, so one path's losses never hide in another's total), and the listener
+plugin that puts a default-argument success back on a worker."""
 
 from __future__ import annotations
 
+import importlib.util
+
+from airflow_provider_cfw.sensors.cfw import CfwJobSensor
+from airflow_provider_cfw.version_compat import end_from_trigger_decision
 from tests.e2e.race_bench import race_table
-from tests.e2e.waits import FIREWALL, Batch, Wait
+from tests.e2e.waits import FIREWALL, LISTENER_PLUGIN, Batch, Wait
+from tests.listeners import listeners
 
 
 def _wait(mode: str, task_id: str, outcome: str, state: str, mismatch: bool = False) -> Wait:
@@ -40,3 +46,19 @@ def test_a_sensor_mode_is_split_by_its_jobs_outcome() -> None:
     paths = batch.paths()
     assert list(paths) == ["worker Success", "worker Failed"]
     assert [w.wrongly_failed for w in paths["worker Failed"]] == [True, False]
+
+
+def test_the_listener_plugin_turns_auto_end_from_trigger_off() -> None:
+    """What the ``listeners`` path measures: with the plugin's listener registered (as Airflow's plugins
+    manager registers it, hook checked against Airflow's spec), a default-argument sensor resumes on a
+    worker; without it, it ends on the triggerer."""
+    spec = importlib.util.spec_from_file_location("e2e_cfw_listener", LISTENER_PLUGIN)
+    assert spec is not None and spec.loader is not None
+    plugin = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(plugin)
+    sensor = CfwJobSensor(task_id="wait", job_id="job", deferrable=True)
+    with listeners(*plugin.E2eListenerPlugin.listeners):
+        end, why = end_from_trigger_decision(sensor, None, CfwJobSensor)
+    assert (end, "listeners are installed" in why) == (False, True), why
+    with listeners():
+        assert end_from_trigger_decision(sensor, None, CfwJobSensor)[0] is True
