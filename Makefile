@@ -124,7 +124,8 @@ bench: $(STAMP)
 
 # Issue 26's full measurement: RACE_WAITS (default 100) short deferred waits per way to wait on a real
 # Airflow 3 stack, the tasks failed although their job succeeded counted from Airflow's records and
-# its scheduler log (exit 1 if any); also worker starts, CPU and latency per wait. About 40 minutes.
+# its scheduler log (exit 1 if any); also worker starts, CPU and latency per wait. Airflow's timing
+# defaults, 7 modes, the listeners one on a second stack: about 70 minutes on 2 busy cores.
 RACE_WAITS ?= 100
 race: $(STAMP)
 	$(BIN)/python -m tests.e2e.race_bench --waits $(RACE_WAITS) $(RACE_ARGS)

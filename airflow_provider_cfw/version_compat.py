@@ -184,21 +184,30 @@ def xcom_route(version: tuple[int, int, int]) -> XComRoute:
 #: Seconds added to the two settings: with them at Airflow's defaults (5 and 1) the hold is the
 #: 10 s measured safe there; with an interval of 1 s it is 6 s, above the 5 s measured safe there.
 HOLD_MARGIN_SECONDS = 4.0
+#: Where a deployment sets its own margin (``AIRFLOW__CFW__SCHEDULER_HOLD_MARGIN``): a scheduler whose
+#: loop runs slower than the measured stacks' (a busy metadata database, a remote executor) needs more.
+HOLD_MARGIN_OPTION = ("cfw", "scheduler_hold_margin")
 
 
 def scheduler_hold_seconds(
-    *, min_heartbeat_interval: float, scheduler_idle_sleep_time: float, airflow_major: int
+    *,
+    min_heartbeat_interval: float,
+    scheduler_idle_sleep_time: float,
+    airflow_major: int,
+    margin: float = HOLD_MARGIN_SECONDS,
 ) -> float:
     """Seconds after a deferral before an event may resume the task on a worker.
 
     :param min_heartbeat_interval: ``[workers] min_heartbeat_interval`` of the worker that deferred.
     :param scheduler_idle_sleep_time: ``[scheduler] scheduler_idle_sleep_time``.
     :param airflow_major: Airflow's major version; only Airflow 3's supervisor waits out the interval.
+    :param margin: ``[cfw] scheduler_hold_margin``: seconds on top of the two settings.
     :raises ValueError: a setting that is not a finite number of seconds, 0 or more, named.
     """
     for name, value in (
         ("[workers] min_heartbeat_interval", min_heartbeat_interval),
         ("[scheduler] scheduler_idle_sleep_time", scheduler_idle_sleep_time),
+        ("[cfw] scheduler_hold_margin", margin),
     ):
         if (
             isinstance(value, bool)
@@ -208,7 +217,7 @@ def scheduler_hold_seconds(
         ):
             raise ValueError(f"{name} must be a finite number of seconds, 0 or more; got {value!r}")
     supervisor_wait = float(min_heartbeat_interval) if airflow_major >= 3 else 0.0
-    return supervisor_wait + float(scheduler_idle_sleep_time) + HOLD_MARGIN_SECONDS
+    return supervisor_wait + float(scheduler_idle_sleep_time) + float(margin)
 
 
 def configured_scheduler_hold_seconds() -> float:
@@ -225,4 +234,5 @@ def configured_scheduler_hold_seconds() -> float:
         min_heartbeat_interval=conf.getfloat("workers", "min_heartbeat_interval", fallback=5.0),
         scheduler_idle_sleep_time=conf.getfloat("scheduler", "scheduler_idle_sleep_time", fallback=1.0),
         airflow_major=int(airflow_version.split(".")[0]),
+        margin=conf.getfloat(*HOLD_MARGIN_OPTION, fallback=HOLD_MARGIN_SECONDS),
     )

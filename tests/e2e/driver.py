@@ -49,6 +49,9 @@ class E2eSession:
     :param env: extra environment for every Airflow process (``AIRFLOW__...`` overrides).
     :param firewall_job_seconds: how long the emulator's firewall jobs run (a second: tests want
         them done; the demo asks for longer).
+    :param airflow_timing_defaults: leave the settings that time a deferral at Airflow's defaults
+        (:data:`~tests.e2e.stack.DEFERRAL_TIMING`), as the race measurement needs.
+    :param plugins: files copied into the stack's plugins folder (an Airflow plugin each).
     """
 
     def __init__(
@@ -62,6 +65,8 @@ class E2eSession:
         triggerer: bool = True,
         env: Mapping[str, str] | None = None,
         firewall_job_seconds: float = FAST_FIREWALL_JOB_SECONDS,
+        airflow_timing_defaults: bool = False,
+        plugins: Iterable[Path] = (),
     ) -> None:
         self.home = Path(tempfile.mkdtemp(prefix="cfw-e2e-"))
         self.keep_home = keep_home
@@ -75,6 +80,8 @@ class E2eSession:
         self.use_postgres = postgres
         self.with_triggerer = triggerer
         self.extra_env = dict(env or {})
+        self.timing_defaults = airflow_timing_defaults
+        self.plugins = list(plugins)
         self.emulator: CfwEmulator | None = None
         self.postgres: PostgresServer | None = None
         self.stack: AirflowStack | None = None
@@ -87,13 +94,19 @@ class E2eSession:
             if self.use_postgres:
                 self.postgres = PostgresServer().start()
             dags = AirflowStack.copy_dags(self.dag_files, self.home / "dags")
+            plugins = AirflowStack.copy_dags(self.plugins, self.home / "plugins")
             self.stack = AirflowStack(
                 self.home / "airflow",
                 dags,
-                env={**self.account.connection_env(self.emulator.url), **self.extra_env},
+                env={
+                    **self.account.connection_env(self.emulator.url),
+                    "AIRFLOW__CORE__PLUGINS_FOLDER": str(plugins),
+                    **self.extra_env,
+                },
                 parallelism=self.parallelism,
                 database=self.postgres,
                 triggerer=self.with_triggerer,
+                timing_defaults=self.timing_defaults,
             )
             self.stack.start(timeout=timeout)
             self.stack.wait_for_dags(self.dag_ids, timeout=timeout)

@@ -30,6 +30,20 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 FINISHED_RUN_STATES = frozenset({"success", "failed"})
+
+# ---- issue 33: the overrides that a race stack (timing_defaults=True) leaves at Airflow's defaults ----
+#: Each changes when a deferring try's executor event reaches the scheduler: the worker's supervisor
+#: sees its task process exit at its next wake-up (``min_heartbeat_interval``), and the heartbeats load
+#: the scheduler's loop and the database. The triggerer's health threshold goes with its heartbeat: 5 s
+#: under the default 5 s heartbeat would make a live triggerer look dead.
+DEFERRAL_TIMING = (
+    "AIRFLOW__WORKERS__MIN_HEARTBEAT_INTERVAL",
+    "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC",
+    "AIRFLOW__SCHEDULER__JOB_HEARTBEAT_SEC",
+    "AIRFLOW__TRIGGERER__JOB_HEARTBEAT_SEC",
+    "AIRFLOW__TRIGGERER__TRIGGERER_HEALTH_CHECK_THRESHOLD",
+)
+# ---- end of issue 33's block ------------------------------------------------------------------------
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -59,6 +73,7 @@ class AirflowStack:
     :param database: a started PostgreSQL server for the metadata database; ``None`` uses SQLite.
     :param triggerer: start the usual single ``triggerer``; ``False`` leaves triggerers to
         :meth:`add_triggerer`.
+    :param timing_defaults: leave every setting in :data:`DEFERRAL_TIMING` at Airflow's default.
     """
 
     def __init__(
@@ -69,8 +84,10 @@ class AirflowStack:
         parallelism: int = 2,
         database: PostgresServer | None = None,
         triggerer: bool = True,
+        timing_defaults: bool = False,
     ) -> None:
         self.home = home
+        self.timing_defaults = timing_defaults
         self.dags_folder = dags_folder
         self.airflow_major = airflow_major()
         self.api_port = free_port()
@@ -154,6 +171,9 @@ class AirflowStack:
                 "AIRFLOW__LOGGING__COLORED_CONSOLE_LOG": "False",
             }
         )
+        if self.timing_defaults:  # issue 33: Airflow's own defaults for the deferral's timing
+            for key in DEFERRAL_TIMING:
+                env.pop(key)
         env.update(extra)
         return env
 

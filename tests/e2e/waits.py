@@ -8,14 +8,20 @@ Two questions share this driver:
 - issue 25: what does a wait cost the deployment: worker task starts, CPU of every Airflow process,
   and the time from the job turning Success to the task's end state?
 
-Jobs answer Running 1 to 3 times, then Success (one job in each sensor run fails instead, for the
-path that must still resume on a worker). Every task has ``retries=0``.
+Jobs answer Running 1 to 3 times, then Success (in the explicit-flag sensor modes one job in each run
+fails instead, for the path that must still resume on a worker). The default-argument sensor runs as
+three paths of its own (issue 33): jobs that succeed (``default``), jobs that fail (``failed``), and jobs
+that succeed on a stack with a listener plugin installed (``listeners``). Every task has ``retries=0``.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import statistics
+import subprocess
+import sys
+import threading
 import time
 import uuid
 from collections import Counter
@@ -29,8 +35,17 @@ from tests.e2e.driver import E2eSession, Launch
 from tests.e2e.scenario import E2E_DAGS, polls_until
 
 DAG_FILE = E2E_DAGS / "e2e_cfw_race.py"
+LISTENER_PLUGIN = Path(__file__).resolve().parent / "plugins" / "e2e_cfw_listener.py"
 SENSOR_MODES = ("worker", "end_from_trigger", "start_from_trigger")
 FIREWALL = "firewall"
+#: The default-argument sensor's paths (issue 33), each a mode: its job succeeds, its job fails, and
+#: its job succeeds where a listener is installed (only on a ``listeners=True`` run).
+DEFAULT, FAILED, LISTENERS = "default", "failed", "listeners"
+DEFAULT_MODES = (DEFAULT, FAILED)
+#: How every job of a run ends, by mode; the modes left out fail one job in each run.
+ALL_JOBS_END = {DEFAULT: "Success", FAILED: "Failed", LISTENERS: "Success"}
+#: The DAG each mode runs (the default-argument paths share one).
+DAG_OF = {FAILED: DEFAULT, LISTENERS: DEFAULT}
 #: As in tests/e2e/dags/e2e_cfw_race.py.
 SENSORS = 6
 PAIRS = 3
@@ -78,6 +93,12 @@ class Wait:
     drain_s: float | None = None
 
     @property
+    def path(self) -> str:
+        """How the wait ended, as the race figures count it: the operator's step, or the sensor's mode
+        and its job's outcome."""
+        return self.task_id.split("_")[0] if self.mode == FIREWALL else f"{self.mode} {self.outcome}"
+
+    @property
     def wrongly_failed(self) -> bool:
         """The scheduler failed it on a stale executor event, or it failed although its job succeeded
         (a task that never ran because its upstream failed is not counted: it did not wait)."""
@@ -100,10 +121,50 @@ class Batch:
     cpu_s: float = 0.0
     idle_cpu_s: float = 0.0
     seconds: float = 0.0
+    #: /proc/loadavg's one-minute average, read every few seconds through the batch.
+    loads: list[float] = field(default_factory=list)
+    #: The scheduler hold the stack's deferring tasks computed (seconds), if read.
+    hold_s: float | None = None
 
     @property
     def wrongly_failed(self) -> list[Wait]:
         return [w for w in self.waits if w.wrongly_failed]
+
+    def paths(self) -> dict[str, list[Wait]]:
+        """The waits by :attr:`Wait.path`, in the order they first appear."""
+        out: dict[str, list[Wait]] = {}
+        for wait in self.waits:
+            out.setdefault(wait.path, []).append(wait)
+        return out
+
+    def load_text(self) -> str:
+        if not self.loads:
+            return "load n/a"
+        return f"load min {min(self.loads):.1f} mean {statistics.fmean(self.loads):.1f}"
+
+
+class LoadSampler:
+    """Reads the one-minute load average every ``interval`` seconds into a list, in a thread."""
+
+    def __init__(self, into: list[float], interval: float = 2.0) -> None:
+        self.into = into
+        self.interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="loadavg", daemon=True)
+
+    def _run(self) -> None:
+        while True:
+            self.into.append(float(Path("/proc/loadavg").read_text().split()[0]))
+            if self._stop.wait(self.interval):
+                return
+
+    def __enter__(self) -> LoadSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
 
 
 def _ticks() -> float:
@@ -146,13 +207,26 @@ class WaitsRun:
     """One stack for every mode; :meth:`run_mode` runs ``waits`` waits of one mode and reads them back.
 
     :param keep_home: leave the AIRFLOW_HOME behind for a post-mortem.
+    :param timing_defaults: run the stack with Airflow's defaults for every setting that times a
+        deferral (the race measurement's setting; the other e2e stacks turn their loops faster).
+    :param listeners: install a listener plugin; the stack then offers only the ``listeners`` mode.
     """
 
-    def __init__(self, keep_home: bool = False) -> None:
+    def __init__(
+        self, keep_home: bool = False, timing_defaults: bool = False, listeners: bool = False
+    ) -> None:
+        self.listeners = listeners
         self.session = E2eSession(
-            [DAG_FILE], [f"e2e_cfw_race_{FIREWALL}"], [], parallelism=PARALLELISM, keep_home=keep_home
+            [DAG_FILE],
+            [f"e2e_cfw_race_{FIREWALL}"],
+            [],
+            parallelism=PARALLELISM,
+            keep_home=keep_home,
+            airflow_timing_defaults=timing_defaults,
+            plugins=[LISTENER_PLUGIN] if listeners else [],
         )
         self.launches: dict[str, Launch] = {}
+        self._hold: float | None = None
 
     def __enter__(self) -> WaitsRun:
         self.session.start()
@@ -169,12 +243,37 @@ class WaitsRun:
         return self.session.emulator
 
     def modes(self) -> list[str]:
-        """The sensor modes this provider offers (their DAGs parsed), then the operators'."""
+        """The sensor modes this provider offers (their DAGs parsed), the default-argument paths, then
+        the operators'; with listeners installed, only the ``listeners`` path."""
         stack = self.session.airflow
+        stack.wait_for_dags([f"e2e_cfw_race_{DEFAULT}"])
+        if self.listeners:
+            return [LISTENERS]
         wanted = [f"e2e_cfw_race_{mode}" for mode in SENSOR_MODES]
         stack.wait_for_dags(wanted[:1])
         active = stack.records.active_dag_ids()
-        return [m for m, d in zip(SENSOR_MODES, wanted, strict=True) if d in active] + [FIREWALL]
+        offered = [m for m, d in zip(SENSOR_MODES, wanted, strict=True) if d in active]
+        return [*offered, *DEFAULT_MODES, FIREWALL]
+
+    def hold_seconds(self) -> float:
+        """The scheduler hold a task deferring on this stack computes from its settings (read once,
+        in a process with the stack's environment)."""
+        if self._hold is None:
+            code = (
+                "from airflow_provider_cfw.version_compat import configured_scheduler_hold_seconds as h; "
+                "print(h())"
+            )
+            out = subprocess.run(
+                [sys.executable, "-c", code],
+                env=self.session.airflow.env,
+                stdin=subprocess.DEVNULL,
+                capture_output=True,
+                text=True,
+                timeout=120,
+                check=True,
+            ).stdout
+            self._hold = float(out.strip().splitlines()[-1])
+        return self._hold
 
     def cpu_seconds(self) -> float:
         pids = [p.pid for p in self.session.airflow.processes.values() if p.running() and p.pid]
@@ -194,13 +293,14 @@ class WaitsRun:
         per_run = PAIRS * 2 if mode == FIREWALL else SENSORS
         runs = -(-waits // per_run)
         idle = self.idle_rate(idle_seconds) if idle_seconds > 0 else 0.0
-        batch = Batch(mode)
+        batch = Batch(mode, hold_s=self.hold_seconds())
         began, cpu_before = time.monotonic(), self.cpu_seconds()
-        for first in range(0, runs, at_once):
-            specs = [self._new_run(mode, batch) for _ in range(min(at_once, runs - first))]
-            launches = self.session.launch(specs)
-            self.launches.update((launch.run_id, launch) for launch in launches)
-            self.session.wait(launches, timeout=timeout)
+        with LoadSampler(batch.loads):
+            for first in range(0, runs, at_once):
+                specs = [self._new_run(mode, batch) for _ in range(min(at_once, runs - first))]
+                launches = self.session.launch(specs)
+                self.launches.update((launch.run_id, launch) for launch in launches)
+                self.session.wait(launches, timeout=timeout)
         batch.seconds = time.monotonic() - began
         batch.cpu_s = self.cpu_seconds() - cpu_before
         batch.idle_cpu_s = idle * batch.seconds
@@ -208,7 +308,7 @@ class WaitsRun:
         return batch
 
     def _new_run(self, mode: str, batch: Batch) -> tuple[str, str, dict[str, Any]]:
-        dag_id, run_id = f"e2e_cfw_race_{mode}", f"{mode}-{uuid.uuid4().hex[:8]}"
+        dag_id, run_id = f"e2e_cfw_race_{DAG_OF.get(mode, mode)}", f"{mode}-{uuid.uuid4().hex[:8]}"
         if mode == FIREWALL:
             for i in range(PAIRS):
                 for step in ("create", "delete"):
@@ -217,8 +317,8 @@ class WaitsRun:
         conf = {}
         for i in range(SENSORS):
             job_id = f"{run_id}-{i}"
-            # One failed job per run; the others run 1 to 3 polls.
-            outcome = "Failed" if i == SENSORS - 1 else "Success"
+            # One failed job per run unless the mode says how all end; they run 1 to 3 polls.
+            outcome = ALL_JOBS_END.get(mode) or ("Failed" if i == SENSORS - 1 else "Success")
             running = 1 + i % 3
             self.emulator.add_job(self.session.account.project_id, job_id, polls_until(outcome, running))
             conf[f"job_{i}"] = job_id
@@ -287,18 +387,22 @@ class WaitsRun:
 
 
 def summary(batches: Sequence[Batch]) -> str:
-    """One line per mode: waits, wrongly failed, the path of each, worker starts."""
+    """One line per mode (CPU, load, hold), then one per path: waits, wrongly failed (which), worker
+    starts per wait, and the slowest drain of a deferring try's executor event."""
     lines = []
     for b in batches:
-        failed = b.wrongly_failed
-        by_outcome = Counter(w.outcome for w in b.waits)
-        bad = Counter(w.outcome for w in failed)
-        drains = sorted(w.drain_s for w in b.waits if w.drain_s is not None)
+        hold = "n/a" if b.hold_s is None else f"{b.hold_s:g} s"
         lines.append(
-            f"{b.mode}: {len(b.waits)} waits ({dict(by_outcome)}), wrongly failed {len(failed)} "
-            f"({dict(bad)}; {[f'{w.run_id}/{w.task_id}' for w in failed]}), "
-            f"worker starts {sum(w.starts for w in b.waits)}, "
-            f"drain s max {max(drains) if drains else None}, "
-            f"CPU {b.cpu_s:.1f} s (idle {b.idle_cpu_s:.1f} s) in {b.seconds:.0f} s"
+            f"{b.mode}: {len(b.waits)} waits, wrongly failed {len(b.wrongly_failed)}, {b.load_text()}, "
+            f"hold {hold}, CPU {b.cpu_s:.1f} s (idle {b.idle_cpu_s:.1f} s) in {b.seconds:.0f} s"
         )
+        for path, waits in b.paths().items():
+            failed = [w for w in waits if w.wrongly_failed]
+            drains = [w.drain_s for w in waits if w.drain_s is not None]
+            lines.append(
+                f"  {path}: {len(waits)} waits, wrongly failed {len(failed)} "
+                f"{[f'{w.run_id}/{w.task_id}' for w in failed]}, "
+                f"worker starts per wait {sum(w.starts for w in waits) / len(waits):.2f}, "
+                f"drain s max {max(drains) if drains else None}"
+            )
     return "\n".join(lines)

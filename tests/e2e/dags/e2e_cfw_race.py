@@ -1,5 +1,6 @@
-"""E2E only: short deferred waits, several per run, for Airflow's stale-executor-event race (issue 26)
-and the cost of a wait (issue 25): one DAG per way the sensor can wait, one for the firewall operators.
+"""E2E only: short deferred waits, several per run, for Airflow's stale-executor-event race (issues 26
+and 33) and the cost of a wait (issue 25): one DAG per way the sensor can wait (default arguments
+included), one for the firewall operators (their ``end_from_trigger`` left to its default).
 
 Every task has ``retries=0``: a success turned into a failure shows as a failed task, not a retry.
 """
@@ -13,6 +14,7 @@ from airflow.sdk import DAG
 
 from airflow_provider_cfw.operators.cfw import CfwCreateFirewallOperator, CfwDeleteFirewallOperator
 from airflow_provider_cfw.sensors.cfw import CfwJobSensor
+from airflow_provider_cfw.version_compat import listeners_installed
 
 #: Sensors per DAG run, and create/delete pairs per firewall run (tests/e2e/waits.py reads both).
 SENSORS = 6
@@ -23,12 +25,19 @@ SENSOR_MODES: dict[str, dict[str, bool]] = {
     "worker": {"end_from_trigger": False, "start_from_trigger": False},
     "end_from_trigger": {"end_from_trigger": True, "start_from_trigger": False},
     "start_from_trigger": {"end_from_trigger": True, "start_from_trigger": True},
+    # Default arguments (issue 33): the driver runs this DAG for jobs that succeed, for jobs that fail,
+    # and on a stack with a listener plugin installed.
+    "default": {},
 }
 START = datetime(2026, 1, 1, tzinfo=UTC)
 _ACCEPTED = set(inspect.signature(CfwJobSensor.__init__).parameters)
+# Airflow refuses a DAG whose task sets end_from_trigger=True where listeners are installed.
+_LISTENERS = listeners_installed()
 
 for mode, switches in SENSOR_MODES.items():
     if any(on and name not in _ACCEPTED for name, on in switches.items()):
+        continue
+    if _LISTENERS and switches.get("end_from_trigger"):
         continue
     kwargs = {name: on for name, on in switches.items() if name in _ACCEPTED}
     with DAG(
