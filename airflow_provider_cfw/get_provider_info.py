@@ -125,6 +125,27 @@ def get_provider_info() -> dict[str, Any]:
                 ],
             }
         ],
+        # Airflow registers these defaults, so `airflow config list` and the UI's configuration page
+        # show the section; the value is read where a task defers (version_compat).
+        "config": {
+            "cfw": {
+                "description": "Huawei Cloud Firewall (CFW) provider.",
+                "options": {
+                    "scheduler_hold_margin": {
+                        "description": (
+                            "Seconds added to [workers] min_heartbeat_interval and [scheduler] "
+                            "scheduler_idle_sleep_time to hold a trigger's event that resumes a task on a "
+                            "worker, so that the scheduler has taken in the deferring try's end first. "
+                            "Raise it where the scheduler's loop runs slow (docs: troubleshooting)."
+                        ),
+                        "version_added": "0.1.0",
+                        "type": "float",
+                        "example": "10",
+                        "default": "4",
+                    }
+                },
+            }
+        },
         "connection-types": [
             {
                 "hook-class-name": "airflow_provider_cfw.hooks.cfw.CfwHook",

@@ -114,3 +114,22 @@ def test_the_documented_margin_gives_the_documented_hold(tmp_path: Path) -> None
         assert hold == float(stated.group(1))
     else:  # no supervisor interval on Airflow 2
         assert hold == float(stated.group(1)) - 5.0
+
+
+def test_the_margin_is_declared_to_airflow_with_the_same_default() -> None:
+    # Declared in the provider's metadata, valid against Airflow's own schema, so that Airflow's
+    # configuration lists [cfw] and its default; the declared default is the one the code falls back on.
+    import json
+
+    import airflow
+    import jsonschema
+
+    from airflow_provider_cfw.get_provider_info import get_provider_info
+
+    info = get_provider_info()
+    schema = json.loads((Path(airflow.__file__).parent / "provider_info.schema.json").read_text())
+    jsonschema.validate(info, schema)
+    section, option = HOLD_MARGIN_OPTION
+    declared = info["config"][section]["options"][option]
+    assert float(declared["default"]) == HOLD_MARGIN_SECONDS
+    assert declared["type"] == "float"
