@@ -59,7 +59,7 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 unit: $(STAMP)
-	$(call with-airflow-home,$(BIN)/pytest -m "not e2e and not e2e_ha and not e2e_airflow2")
+	$(call with-airflow-home,$(BIN)/pytest -m "not e2e and not e2e_ha and not e2e_airflow2 and not e2e_production")
 
 e2e: $(STAMP)
 	$(call with-airflow-home,$(BIN)/pytest -m e2e)
