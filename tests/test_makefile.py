@@ -79,8 +79,8 @@ def test_every_pytest_leg_of_make_test_has_its_own_airflow_home(tmp: Path) -> No
     out = make("-n", "test", tmp=tmp)
     assert out.returncode == 0, out.stderr
     legs = [line for line in out.stdout.splitlines() if "/bin/pytest" in line]
-    # The main leg, the 2.11 leg, the HA stack and the 2.11 stack.
-    assert len(legs) == 4, out.stdout
+    # The main leg, the 2.11 leg, the HA stack, the 2.11 stack and the production stack.
+    assert len(legs) == 5, out.stdout
     for line in legs:
         assert line.startswith("home=$(mktemp -d) && trap 'rm -rf \"$home\"' EXIT && AIRFLOW_HOME=$home "), (
             line

@@ -20,7 +20,6 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from tests.e2e.postgres import PostgresServer
 from tests.e2e.processes import ManagedProcess, free_port, port_is_free, wait_for
 from tests.e2e.stack import AirflowStack
 
@@ -30,19 +29,28 @@ log = logging.getLogger(__name__)
 WORKERS = ("worker-a", "worker-b")
 #: Task slots per worker (``airflow celery worker -c``).
 WORKER_CONCURRENCY = 4
+#: The queues the workers and the triggerer serve: Airflow's default one, and one the fast waits are
+#: sent to (``queue="cfw"``), so that ``[triggerer] queues_enabled`` has a queue of its own to route.
+QUEUES = "default,cfw"
+#: Where the page's settings block says OpenLineage writes its events, and the placeholders of its URLs.
+DOCS_LINEAGE_FILE = Path("/var/log/airflow/openlineage.jsonl")
+DOCS_BROKER_URL = "redis://REDIS_HOST:6379/0"
+DOCS_DATABASE_URL = "postgresql+psycopg2://USER:PASSWORD@DB_HOST:5432/airflow"
 
 #: The Airflow settings of docs/production.md, as this stack runs them (``[section] key`` -> value).
 #: The heartbeat timeout is Airflow's 300 s lowered to 30 s so a lost worker's tasks come back within
 #: the test's budget; min_heartbeat_interval stays at Airflow's default (5 s), the setting that decides
 #: how long a deferring task's process outlives its deferral (issue 33), so the race meets it as
-#: deployments do.
+#: deployments do. The triggerer's capacity and default_deferrable are Airflow's defaults, written out.
 PRODUCTION_SETTINGS: dict[str, str] = {
     "[core] executor": "CeleryExecutor",
     "[scheduler] task_instance_heartbeat_timeout": "30",
     "[scheduler] task_instance_heartbeat_timeout_detection_interval": "10",
     "[workers] min_heartbeat_interval": "5",
+    "[celery] worker_concurrency": str(WORKER_CONCURRENCY),
     "[celery] worker_prefetch_multiplier": "1",
     "[triggerer] capacity": "1000",
+    "[triggerer] queues_enabled": "True",
     "[operators] default_deferrable": "False",
 }
 
@@ -102,24 +110,23 @@ class RedisServer:
         shutil.rmtree(self.root, ignore_errors=True)
 
 
-def celery_env(broker: RedisServer, database: PostgresServer) -> dict[str, str]:
-    """The executor, its broker and result backend, and the settings of :data:`PRODUCTION_SETTINGS`."""
-    return {
-        **setting_env(PRODUCTION_SETTINGS),
-        "AIRFLOW__CELERY__BROKER_URL": broker.url,
-        # Celery's SQLAlchemy backend wants the "db+" prefix, and psycopg2 (psycopg 3 is not a driver it
-        # knows); without it the workers cannot store a task's state.
-        "AIRFLOW__CELERY__RESULT_BACKEND": f"db+{database.url}",
-        "AIRFLOW__CELERY__WORKER_CONCURRENCY": str(WORKER_CONCURRENCY),
-    }
+def deployment_settings(broker_url: str, database_url: str, lineage_file: Path) -> dict[str, str]:
+    """Every setting the stack adds to Airflow's defaults (``[section] key`` -> value), besides the
+    test harness's own (AIRFLOW_HOME, ports, keys, fast loops: :class:`AirflowStack`).
 
-
-def lineage_env(events_file: Path) -> dict[str, str]:
-    """OpenLineage on, its events appended to ``events_file`` (one JSON document a line)."""
-    transport = {"type": "file", "log_file_path": str(events_file), "append": True}
+    :param broker_url: the Redis broker, ``redis://host:port/db``.
+    :param database_url: the metadata database's SQLAlchemy URL (``postgresql+psycopg2://...``).
+    :param lineage_file: where OpenLineage's file transport appends its events.
+    """
+    transport = {"type": "file", "log_file_path": str(lineage_file), "append": True}
     return {
-        "AIRFLOW__OPENLINEAGE__TRANSPORT": json.dumps(transport),
-        "AIRFLOW__OPENLINEAGE__NAMESPACE": "cfw-e2e-production",
+        **PRODUCTION_SETTINGS,
+        "[celery] broker_url": broker_url,
+        # Celery's SQLAlchemy backend wants the "db+" prefix, and psycopg2 (psycopg 3 is not a driver
+        # it knows); without them the workers cannot store a task's state.
+        "[celery] result_backend": f"db+{database_url}",
+        "[openlineage] transport": json.dumps(transport),
+        "[openlineage] namespace": "cfw-e2e-production",
     }
 
 
@@ -134,16 +141,22 @@ def lineage_events(events_file: Path) -> list[dict[str, Any]]:
     return events
 
 
-def declare_workers(stack: AirflowStack) -> None:
-    """Two Celery workers, each its own Celery hostname and log, started with the rest of the stack."""
+def worker_args(name: str) -> list[str]:
+    """``airflow ...`` arguments of one Celery worker (its Celery hostname ``name@<host>``)."""
+    return ["celery", "worker", "-H", f"{name}@%h", "-q", QUEUES, "--skip-serve-logs"]
+
+
+def triggerer_args() -> list[str]:
+    """``airflow ...`` arguments of the triggerer: it runs the triggers of both queues."""
+    return ["triggerer", "--queues", QUEUES, "--skip-serve-logs"]
+
+
+def declare_processes(stack: AirflowStack) -> None:
+    """The triggerer (the stack is made without its own) and two Celery workers, each its own Celery
+    hostname and log, started with the rest of the stack."""
+    stack.add_process("triggerer", triggerer_args())
     for name in WORKERS:
-        stack.add_process(
-            name,
-            [
-                "celery", "worker", "-H", f"{name}@%h", "-c", str(WORKER_CONCURRENCY),
-                "--skip-serve-logs", "--without-mingle", "--without-gossip",
-            ],
-        )  # fmt: skip
+        stack.add_process(name, worker_args(name))
 
 
 def _proc_table() -> dict[int, tuple[int, int]]:

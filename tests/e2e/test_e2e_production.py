@@ -88,8 +88,9 @@ def prod() -> Iterator[Production]:
             parallelism=2 * production.WORKER_CONCURRENCY,
             keep_home=bool(os.environ.get("CFW_E2E_KEEP")),
             postgres=postgres,
-            env={**production.celery_env(redis, postgres), **production.lineage_env(events_file)},
-            prepare=production.declare_workers,
+            env=production.setting_env(production.deployment_settings(redis.url, postgres.url, events_file)),
+            triggerer=False,
+            prepare=production.declare_processes,
         )
         try:
             with session:

@@ -27,9 +27,12 @@ def _dag(dag_id: str, params: dict[str, Any]) -> DAG:
 
 
 with _dag("prod_sensor_modes", {"poke": "", "reschedule": "", "deferrable": ""}):
-    # Reschedule mode pokes every 3 s: 1 s meets apache/airflow#71172 (see e2e_cfw_worker.py).
     CfwJobSensor(task_id="poke", job_id="{{ params.poke }}", mode="poke", poke_interval=1)
-    CfwJobSensor(task_id="reschedule", job_id="{{ params.reschedule }}", mode="reschedule", poke_interval=3)
+    # Reschedule mode pokes every 10 s. With 3 s (what e2e_cfw_worker.py uses on the LocalExecutor) the
+    # scheduler here took in a poke's exit 6 s after it, the next poke already scheduled, and failed the
+    # task (apache/airflow#71172; CeleryExecutor, load average 16): a reschedule interval must outlast
+    # how long the scheduler takes to hear from the executor.
+    CfwJobSensor(task_id="reschedule", job_id="{{ params.reschedule }}", mode="reschedule", poke_interval=10)
     CfwJobSensor(task_id="deferrable", job_id="{{ params.deferrable }}", deferrable=True, poke_interval=1)
 
 with _dag("prod_lifecycle", {"name": "prod"}):
@@ -61,6 +64,9 @@ with _dag("prod_fast_waits", {f"job_{i}": "" for i in range(FAST_WAITS)}):
             deferrable=True,
             poke_interval=1,
             retries=0,
+            # A queue of their own: with [triggerer] queues_enabled their triggers carry it too, and only
+            # a triggerer started with --queues naming it runs them.
+            queue="cfw",
         )
 
 # A worker is SIGKILLed under these: every task gets one retry, 2 s after Airflow fails the lost try.
