@@ -33,7 +33,8 @@ from tests.e2e.scenario import E2E_DAGS, RunResult, polls_until
 from tests.e2e.stack import AirflowStack
 from tests.e2e.waits import MISMATCH
 
-pytestmark = [pytest.mark.e2e_production, pytest.mark.timeout(420)]
+# Generous: the first test waits for the stack and the first round (6 min at a load average of 17).
+pytestmark = [pytest.mark.e2e_production, pytest.mark.timeout(600)]
 
 DAG_IDS = [
     "prod_sensor_modes",
