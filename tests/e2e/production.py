@@ -41,11 +41,15 @@ DOCS_DATABASE_URL = "postgresql+psycopg2://USER:PASSWORD@DB_HOST:5432/airflow"
 #: The heartbeat timeout is Airflow's 300 s lowered to 30 s so a lost worker's tasks come back within
 #: the test's budget; min_heartbeat_interval stays at Airflow's default (5 s), the setting that decides
 #: how long a deferring task's process outlives its deferral (issue 33), so the race meets it as
-#: deployments do. The triggerer's capacity and default_deferrable are Airflow's defaults, written out.
+#: deployments do. A task a killed worker had taken from the broker but not started yet stays queued
+#: in Airflow until ``task_queued_timeout`` (default 600 s, checked every 120 s) sends it again: 90 s,
+#: checked every 15 s, here. The triggerer's capacity and default_deferrable are Airflow's defaults.
 PRODUCTION_SETTINGS: dict[str, str] = {
     "[core] executor": "CeleryExecutor",
     "[scheduler] task_instance_heartbeat_timeout": "30",
     "[scheduler] task_instance_heartbeat_timeout_detection_interval": "10",
+    "[scheduler] task_queued_timeout": "90",
+    "[scheduler] task_queued_timeout_check_interval": "15",
     "[workers] min_heartbeat_interval": "5",
     "[celery] worker_concurrency": str(WORKER_CONCURRENCY),
     "[celery] worker_prefetch_multiplier": "1",

@@ -243,6 +243,8 @@ class KillRound:
     retry_after: dict[str, float]
     firewalls_ordered: int
     processes_killed: int
+    #: tasks Airflow sent again after task_queued_timeout (taken by the killed worker, never started)
+    requeued: list[str]
 
 
 def _running_on(prod: Production, run_id: str, dag_id: str) -> list[tuple[str, int, str | None]]:
@@ -306,7 +308,16 @@ def _kill_round(prod: Production, dag_id: str, resuming: bool) -> KillRound:
         ti = result.tasks[task]
         if ti.try_number == 2 and ti.start_date is not None:
             retry_after[task] = round((ti.start_date - killed_at).total_seconds(), 1)
-    return KillRound(name, result, lost, killed_at, retry_after, emu.firewalls_created - created_before, hit)
+    with psycopg2.connect(prod.postgres.dsn(), connect_timeout=5) as conn, conn.cursor() as cur:
+        cur.execute(
+            "SELECT task_id FROM log WHERE event = 'stuck in queued reschedule' AND dag_id = %s AND run_id = %s",
+            (dag_id, run_id),
+        )
+        requeued = sorted(r[0] for r in cur.fetchall())
+    conn.close()
+    return KillRound(
+        name, result, lost, killed_at, retry_after, emu.firewalls_created - created_before, hit, requeued
+    )
 
 
 def _wait(prod: Production, launch: Launch) -> RunResult:
@@ -321,7 +332,8 @@ def _check_kill_round(prod: Production, kill: KillRound) -> None:
     records = prod.stack.records
     for task, ti in result.tasks.items():
         assert ti.state == "success", (task, why)
-        # At most one extra try: the lost tasks' try 1 failed with the worker, try 2 succeeded.
+        # At most one extra try: the lost tasks' try 1 failed with the worker, try 2 succeeded. A task
+        # the worker had taken but not started is sent again after task_queued_timeout, in the same try.
         history = [(h.try_number, h.state) for h in records.task_history(result.dag_id, result.run_id, task)]
         if task in kill.lost:
             assert (ti.try_number, history) == (2, [(1, "failed")]), (task, history, why)
@@ -361,6 +373,6 @@ def test_summary(prod: Production, first_round: FirstRound) -> None:
         failover.SUMMARY_LINES.append(
             f"production: {kill.result.dag_id}: worker killed ({kill.processes_killed} processes) under "
             f"{kill.lost}; run {kill.result.state}; try 2 started {kill.retry_after} s after the kill; "
-            f"firewalls ordered {kill.firewalls_ordered}"
+            f"firewalls ordered {kill.firewalls_ordered}; sent again after task_queued_timeout: {kill.requeued}"
         )
     assert fast.waits > 0
