@@ -18,6 +18,10 @@ STAMP := $(VENV)/.installed
 # The Airflow 2.11 leg: its own environment, from its own lock.
 VENV2 ?= .venv-airflow2
 STAMP2 := $(VENV2)/.installed
+# The production stack (CeleryExecutor, Redis, OpenLineage): its own environment, from its own lock, so
+# OpenLineage's listeners stay out of every other test.
+VENV_PROD ?= .venv-production
+STAMP_PROD := $(VENV_PROD)/.installed
 # Where `make docs` writes the site.
 DOCS_OUT ?= docs/_build
 
@@ -26,7 +30,7 @@ DOCS_OUT ?= docs/_build
 # this that home is the developer's ~/airflow.
 with-airflow-home = home=$$(mktemp -d) && trap 'rm -rf "$$home"' EXIT && AIRFLOW_HOME=$$home $(1)
 
-.PHONY: test lint typecheck unit e2e e2e-ha e2e-airflow2 postgres-server test-airflow2 reliability docs dist demo bench race lock clean
+.PHONY: test lint typecheck unit e2e e2e-ha e2e-airflow2 e2e-production postgres-server redis-server test-airflow2 reliability docs dist demo bench race lock clean
 
 # $(1): the environment's folder; $(2): its lock file; $(3): the interpreter, $(4) its version.
 define make-env
@@ -44,6 +48,9 @@ $(STAMP): pyproject.toml requirements.lock
 $(STAMP2): pyproject.toml requirements-airflow2.lock
 	$(call make-env,$(VENV2),requirements-airflow2.lock,$(PYTHON2),3.11,PYTHON2)
 
+$(STAMP_PROD): pyproject.toml requirements-production.lock
+	$(call make-env,$(VENV_PROD),requirements-production.lock,$(PYTHON),3.12,PYTHON)
+
 lint: $(STAMP)
 	$(BIN)/ruff check airflow_provider_cfw tests example_dags benchmarks docs/conf.py docs/_ext docs/examples
 	$(BIN)/ruff format --check airflow_provider_cfw tests example_dags benchmarks docs/conf.py docs/_ext docs/examples
@@ -52,7 +59,7 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 unit: $(STAMP)
-	$(call with-airflow-home,$(BIN)/pytest -p no:cacheprovider -m "not e2e and not e2e_ha and not e2e_airflow2")
+	$(call with-airflow-home,$(BIN)/pytest -p no:cacheprovider -m "not e2e and not e2e_ha and not e2e_airflow2 and not e2e_production")
 
 e2e: $(STAMP)
 	$(call with-airflow-home,$(BIN)/pytest -p no:cacheprovider -m e2e)
@@ -72,6 +79,19 @@ e2e-ha: $(STAMP) postgres-server
 # Airflow 2.11 on a real stack: PostgreSQL, LocalExecutor, scheduler and triggerer, every sensor mode.
 e2e-airflow2: $(STAMP2) postgres-server
 	$(call with-airflow-home,$(VENV2)/bin/pytest -p no:cacheprovider -m e2e_airflow2 tests/e2e/test_e2e_airflow2.py)
+
+# The Celery broker of the production stack: Debian's redis-server, started by the test as an
+# unprivileged process on a free 127.0.0.1 port, without persistence. Installed here if it is missing.
+redis-server:
+	@command -v redis-server >/dev/null || \
+	  { echo "Redis's server is missing: installing Debian's redis-server"; \
+	    apt-get update -qq && apt-get install -y -qq --no-install-recommends redis-server; }
+
+# Production as most deployments run it: CeleryExecutor with two workers, a Redis broker, PostgreSQL
+# as metadata database and result backend, OpenLineage's listener installed. Every sensor mode, the
+# lifecycle, a batch of fast waits and a SIGKILLed worker; prints one "production: ..." summary line.
+e2e-production: $(STAMP_PROD) postgres-server redis-server
+	$(call with-airflow-home,$(VENV_PROD)/bin/pytest -p no:cacheprovider -m e2e_production tests/e2e/test_e2e_production.py)
 
 # The unit and integration tests and the example DAGs' integrity on Airflow 2.11 (end-to-end runs are Airflow 3's).
 test-airflow2: $(STAMP2)
@@ -96,11 +116,13 @@ dist: $(STAMP)
 	$(BIN)/twine check --strict dist/*
 
 # The whole suite: lint, type check, docs, the release archives; Airflow 3's unit and end-to-end tests
-# side by side; the Airflow 2.11 leg beside the 2.11 stack on PostgreSQL; then the triggerer failover stack.
+# side by side; the Airflow 2.11 leg beside the 2.11 stack on PostgreSQL; then the triggerer failover
+# stack and the production stack (Celery, PostgreSQL, Redis, OpenLineage).
 test: lint typecheck docs dist postgres-server $(STAMP) $(STAMP2)
 	$(call side-by-side,e2e,unit)
 	$(call side-by-side,e2e-airflow2,test-airflow2)
 	$(MAKE) e2e-ha
+	$(MAKE) e2e-production
 
 # Two targets at once, to keep `make test` well inside CI's time on 2 cores: $(1), the stacks that mostly
 # wait on Airflow's loops, in the background, its output printed when both have ended; $(2), tests that
@@ -136,6 +158,7 @@ lock:
 	$(BIN)/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 	$(UV) pip compile --quiet --python-version 3.12 --no-emit-package airflow-provider-cfw requirements.in -o requirements.lock
 	$(UV) pip compile --quiet --python-version 3.11 --no-emit-package airflow-provider-cfw requirements-airflow2.in -o requirements-airflow2.lock
+	$(UV) pip compile --quiet --python-version 3.12 --no-emit-package airflow-provider-cfw requirements-production.in -o requirements-production.lock
 
 clean:
-	rm -rf $(VENV) $(VENV2) .mypy_cache .pytest_cache .ruff_cache docs/_build dist build
+	rm -rf $(VENV) $(VENV2) $(VENV_PROD) .mypy_cache .pytest_cache .ruff_cache docs/_build dist build

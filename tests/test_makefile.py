@@ -42,12 +42,13 @@ def fake_venv(path: Path) -> Path:
 
 
 def make(*args: str, tmp: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    venv, venv2 = tmp / "venv", tmp / "venv2"
+    venv, venv2, venv3 = tmp / "venv", tmp / "venv2", tmp / "venv3"
     base = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "MAKE"))}
     return subprocess.run(
         [
             *(MAKE or "make", "--no-print-directory", *args),
-            *(f"VENV={venv}", f"VENV2={venv2}", f"-o{venv}/.installed", f"-o{venv2}/.installed"),
+            *(f"VENV={venv}", f"VENV2={venv2}", f"VENV_PROD={venv3}"),
+            *(f"-o{venv}/.installed", f"-o{venv2}/.installed", f"-o{venv3}/.installed"),
         ],
         cwd=ROOT,
         env={**base, "TMPDIR": str(tmp / "tmpdir"), "RECORD": str(tmp / "record"), **(env or {})},
@@ -62,6 +63,7 @@ def make(*args: str, tmp: Path, env: dict[str, str] | None = None) -> subprocess
 def tmp(tmp_path: Path) -> Path:
     fake_venv(tmp_path / "venv")
     fake_venv(tmp_path / "venv2")
+    fake_venv(tmp_path / "venv3")
     (tmp_path / "tmpdir").mkdir()
     return tmp_path
 
@@ -80,9 +82,9 @@ def test_every_pytest_leg_of_make_test_has_its_own_airflow_home(tmp: Path) -> No
     out = make("-n", "test", tmp=tmp)
     assert out.returncode == 0, out.stderr
     legs = [line for line in out.stdout.splitlines() if "/bin/pytest" in line]
-    # The main leg's unit and end-to-end halves (run side by side), the 2.11 leg, the 2.11 stack and
-    # the HA stack.
-    assert len(legs) == 5, out.stdout
+    # The main leg's unit and end-to-end halves (run side by side), the 2.11 leg beside the 2.11 stack,
+    # the HA stack and the production stack.
+    assert len(legs) == 6, out.stdout
     for line in legs:
         assert line.startswith("home=$(mktemp -d) && trap 'rm -rf \"$home\"' EXIT && AIRFLOW_HOME=$home "), (
             line
@@ -92,7 +94,14 @@ def test_every_pytest_leg_of_make_test_has_its_own_airflow_home(tmp: Path) -> No
 @pytest.mark.parametrize(
     ("failing", "legs_run"),
     # The first pair of legs runs to its end; a failure there stops `make test` before the next pair.
-    [(None, 5), ("-m e2e", 2), ("not e2e", 2), ("test_e2e_airflow2.py", 4), ("test_e2e_ha.py", 5)],
+    [
+        (None, 6),
+        ("-m e2e", 2),
+        ("not e2e", 2),
+        ("test_e2e_airflow2.py", 4),
+        ("test_e2e_ha.py", 5),
+        ("test_e2e_production.py", 6),
+    ],
 )
 def test_make_test_fails_when_any_leg_fails_even_one_run_beside_another(
     failing: str | None, legs_run: int, tmp: Path
@@ -101,7 +110,8 @@ def test_make_test_fails_when_any_leg_fails_even_one_run_beside_another(
     # in the background half must fail `make test` as surely as one in the foreground.
     out = make(
         "test",
-        *("-o", "lint", "-o", "typecheck", "-o", "docs", "-o", "dist", "-o", "postgres-server"),
+        *("-o", "lint", "-o", "typecheck", "-o", "docs", "-o", "dist"),
+        *("-o", "postgres-server", "-o", "redis-server"),
         tmp=tmp,
         env={"FAKE_FAIL_ON": failing} if failing else None,
     )

@@ -8,7 +8,7 @@ import logging
 import shutil
 import tempfile
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -43,7 +43,9 @@ class E2eSession:
     :param jobs: scripted jobs for the emulator's config file (``job_id``, ``statuses``...).
     :param parallelism: worker slots of the LocalExecutor.
     :param keep_home: leave the AIRFLOW_HOME (logs, database) behind for a post-mortem.
-    :param postgres: keep Airflow's metadata in a throwaway PostgreSQL server instead of SQLite.
+    :param postgres: keep Airflow's metadata in a throwaway PostgreSQL server instead of SQLite; a
+        :class:`PostgresServer` not yet started is used (and started, and removed) instead of a new one,
+        so a caller can put its URL in ``env`` beforehand.
     :param triggerer: start the usual single triggerer; ``False`` leaves triggerers to the caller
         (:meth:`AirflowStack.add_triggerer`, :meth:`AirflowStack.start_triggerer`).
     :param env: extra environment for every Airflow process (``AIRFLOW__...`` overrides).
@@ -52,6 +54,8 @@ class E2eSession:
     :param airflow_timing_defaults: leave the settings that time a deferral at Airflow's defaults
         (:data:`~tests.e2e.stack.DEFERRAL_TIMING`), as the race measurement needs.
     :param plugins: files copied into the stack's plugins folder (an Airflow plugin each).
+    :param prepare: called with the stack once it is declared and before it starts, to declare more
+        processes (:meth:`AirflowStack.add_process`).
     """
 
     def __init__(
@@ -61,12 +65,13 @@ class E2eSession:
         jobs: Iterable[Mapping[str, Any]],
         parallelism: int = 1,
         keep_home: bool = False,
-        postgres: bool = False,
+        postgres: bool | PostgresServer = False,
         triggerer: bool = True,
         env: Mapping[str, str] | None = None,
         firewall_job_seconds: float = FAST_FIREWALL_JOB_SECONDS,
         airflow_timing_defaults: bool = False,
         plugins: Iterable[Path] = (),
+        prepare: Callable[[AirflowStack], None] | None = None,
     ) -> None:
         self.home = Path(tempfile.mkdtemp(prefix="cfw-e2e-"))
         self.keep_home = keep_home
@@ -77,13 +82,14 @@ class E2eSession:
         self.dag_files = list(dag_files)
         self.dag_ids = list(dag_ids)
         self.parallelism = parallelism
-        self.use_postgres = postgres
+        self.use_postgres = bool(postgres)
+        self.prepare = prepare
         self.with_triggerer = triggerer
         self.extra_env = dict(env or {})
         self.timing_defaults = airflow_timing_defaults
         self.plugins = list(plugins)
         self.emulator: CfwEmulator | None = None
-        self.postgres: PostgresServer | None = None
+        self.postgres: PostgresServer | None = postgres if isinstance(postgres, PostgresServer) else None
         self.stack: AirflowStack | None = None
         self.startup_seconds: float | None = None
 
@@ -92,7 +98,7 @@ class E2eSession:
         try:
             self.emulator = start_emulator(self.config_path)
             if self.use_postgres:
-                self.postgres = PostgresServer().start()
+                self.postgres = (self.postgres or PostgresServer()).start()
             dags = AirflowStack.copy_dags(self.dag_files, self.home / "dags")
             plugins = AirflowStack.copy_dags(self.plugins, self.home / "plugins")
             self.stack = AirflowStack(
@@ -108,6 +114,8 @@ class E2eSession:
                 triggerer=self.with_triggerer,
                 timing_defaults=self.timing_defaults,
             )
+            if self.prepare is not None:
+                self.prepare(self.stack)
             self.stack.start(timeout=timeout)
             self.stack.wait_for_dags(self.dag_ids, timeout=timeout)
         except BaseException:

@@ -131,6 +131,23 @@ class AirflowStack:
         self.processes[name] = proc
         return proc
 
+    # -- issue 32: processes beyond the usual ones (the production stack's Celery workers) ----------
+    def add_process(self, name: str, args: list[str], env: Mapping[str, str] | None = None) -> ManagedProcess:
+        """Declare one more ``airflow`` process, started with the others by :meth:`start`.
+
+        :param name: the process's name here, and its log file's.
+        :param args: the ``airflow`` subcommand and its options, e.g. ``["celery", "worker", ...]``.
+        :param env: environment overrides for this process only.
+        """
+        if name in self.processes:
+            raise ValueError(f"there is already a process called {name!r}")
+        argv = [_airflow_bin(), *args]
+        proc = ManagedProcess(name, argv, {**self.env, **(env or {})}, self.process_logs / f"{name}.log")
+        self.processes[name] = proc
+        return proc
+
+    # -- end of issue 32 ---------------------------------------------------------------------------
+
     @property
     def triggerers(self) -> dict[str, ManagedProcess]:
         return {name: p for name, p in self.processes.items() if p.argv[1:2] == ["triggerer"]}
