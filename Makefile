@@ -127,9 +127,11 @@ test: lint typecheck docs dist postgres-server $(STAMP) $(STAMP2)
 # Two targets at once, to keep `make test` well inside CI's time on 2 cores: $(1), the stacks that mostly
 # wait on Airflow's loops, in the background, its output printed when both have ended; $(2), tests that
 # mostly compute, in the foreground. Each pytest leg has its own AIRFLOW_HOME; the result fails if either does.
+# A shell starts a background job with SIGINT and SIGQUIT ignored, and that outlives exec: `env` gives them
+# back their defaults, so Ctrl-C stops both halves and the processes a test interrupts hear it.
 define side-by-side
 	+@log=$$(mktemp) && trap 'rm -f "$$log"' EXIT; \
-	$(MAKE) --no-print-directory $(1) >"$$log" 2>&1 & background=$$!; \
+	env --default-signal=INT,QUIT $(MAKE) --no-print-directory $(1) >"$$log" 2>&1 & background=$$!; \
 	$(MAKE) --no-print-directory $(2); foreground=$$?; \
 	wait $$background; background=$$?; \
 	echo "==== make $(1), run beside make $(2) (exit $$background):"; cat "$$log"; \

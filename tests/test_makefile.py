@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -26,6 +27,7 @@ pytestmark = pytest.mark.skipif(MAKE is None, reason="needs make")
 RECORDER = """#!/bin/sh
 echo "$AIRFLOW_HOME" >> "$RECORD"
 test -d "$AIRFLOW_HOME" && touch "$AIRFLOW_HOME/airflow.cfg"
+test -n "$RECORD_SIGIGN" && grep SigIgn /proc/$$/status >> "$RECORD_SIGIGN"
 case "$*" in *"${FAKE_FAIL_ON:-never matches}"*) exit 3;; esac
 exit "${FAKE_RC:-0}"
 """
@@ -54,6 +56,8 @@ def make(*args: str, tmp: Path, env: dict[str, str] | None = None) -> subprocess
         env={**base, "TMPDIR": str(tmp / "tmpdir"), "RECORD": str(tmp / "record"), **(env or {})},
         capture_output=True,
         text=True,
+        # make starts as from a terminal, whatever started this test (see the side-by-side test).
+        preexec_fn=lambda: [signal.signal(sig, signal.SIG_DFL) for sig in (signal.SIGINT, signal.SIGQUIT)],
         timeout=600,
         check=False,
     )
@@ -117,6 +121,27 @@ def test_make_test_fails_when_any_leg_fails_even_one_run_beside_another(
     )
     assert (out.returncode == 0) == (failing is None), out.stdout + out.stderr
     assert len((tmp / "record").read_text().split()) == legs_run, out.stdout
+    assert list((tmp / "tmpdir").iterdir()) == []  # every home and the background half's log removed
+
+
+def test_a_leg_run_beside_another_hears_ctrl_c(tmp: Path) -> None:
+    # A shell runs a background job with SIGINT and SIGQUIT ignored, and the ignoring survives exec:
+    # a Python started so never raises KeyboardInterrupt, and `airflow standalone` in the local-airflow
+    # page's test never stopped on the page's SIGINT (the CI run hung there). Every leg, background
+    # ones included, must start with both at their defaults.
+    sigign = tmp / "sigign"
+    out = make(
+        "test",
+        *("-o", "lint", "-o", "typecheck", "-o", "docs", "-o", "dist"),
+        *("-o", "postgres-server", "-o", "redis-server"),
+        tmp=tmp,
+        env={"RECORD_SIGIGN": str(sigign)},
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+    masks = [int(line.split()[1], 16) for line in sigign.read_text().splitlines()]
+    assert len(masks) == 6
+    ignored = 1 << (signal.SIGINT - 1) | 1 << (signal.SIGQUIT - 1)
+    assert [mask & ignored for mask in masks] == [0] * 6, [hex(m) for m in masks]
     assert list((tmp / "tmpdir").iterdir()) == []  # every home and the background half's log removed
 
 

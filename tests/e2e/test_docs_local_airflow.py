@@ -62,7 +62,9 @@ def steps(*names: str) -> str:
 def in_a_terminal(script: str, cwd: Path, env: dict[str, str], timeout: float) -> tuple[int, str]:
     """``script`` typed into one terminal: bash with job control (``-m``) on a pseudo-terminal (util-linux
     ``script``), so that a background job leads a process group of its own and hears SIGINT, as in an
-    interactive shell (without a terminal, bash runs background jobs with SIGINT ignored)."""
+    interactive shell (without a terminal, bash runs background jobs with SIGINT ignored). SIGINT and
+    SIGQUIT start at their defaults, as in a user's terminal, however pytest was started: a test run as
+    a shell's background job inherits them ignored, and an ignored signal stays ignored across exec."""
     out = subprocess.run(
         ["script", "--quiet", "--return", "--command", f"bash -e -m -c {shlex.quote(script)}", "/dev/null"],
         cwd=cwd,
@@ -72,8 +74,14 @@ def in_a_terminal(script: str, cwd: Path, env: dict[str, str], timeout: float) -
         text=True,
         timeout=timeout,
         check=False,
+        preexec_fn=_default_interrupt_signals,
     )
     return out.returncode, out.stdout.replace("\r\n", "\n")
+
+
+def _default_interrupt_signals() -> None:
+    for sig in (signal.SIGINT, signal.SIGQUIT):
+        signal.signal(sig, signal.SIG_DFL)
 
 
 def group_alive(pgid: int) -> bool:
