@@ -86,8 +86,8 @@ def test_every_pytest_leg_of_make_test_has_its_own_airflow_home(tmp: Path) -> No
     out = make("-n", "test", tmp=tmp)
     assert out.returncode == 0, out.stderr
     legs = [line for line in out.stdout.splitlines() if "/bin/pytest" in line]
-    # The main leg's unit and end-to-end halves (run side by side), the 2.11 leg beside the 2.11 stack,
-    # the HA stack and the production stack.
+    # The main leg's unit and end-to-end halves (run side by side), the 2.11 leg, the 2.11 stack, the HA
+    # stack and the production stack.
     assert len(legs) == 6, out.stdout
     for line in legs:
         assert line.startswith("home=$(mktemp -d) && trap 'rm -rf \"$home\"' EXIT && AIRFLOW_HOME=$home "), (
@@ -97,7 +97,7 @@ def test_every_pytest_leg_of_make_test_has_its_own_airflow_home(tmp: Path) -> No
 
 @pytest.mark.parametrize(
     ("failing", "legs_run"),
-    # The first pair of legs runs to its end; a failure there stops `make test` before the next pair.
+    # The first pair of legs runs to its end; a failure there, or in a later leg, stops `make test`.
     [
         (None, 6),
         ("-m e2e", 2),
@@ -110,8 +110,8 @@ def test_every_pytest_leg_of_make_test_has_its_own_airflow_home(tmp: Path) -> No
 def test_make_test_fails_when_any_leg_fails_even_one_run_beside_another(
     failing: str | None, legs_run: int, tmp: Path
 ) -> None:
-    # The legs that run side by side (e2e beside unit, the 2.11 stack beside the 2.11 tests): a failure
-    # in the background half must fail `make test` as surely as one in the foreground.
+    # The legs that run side by side (e2e beside unit): a failure in the background half must fail
+    # `make test` as surely as one in the foreground.
     out = make(
         "test",
         *("-o", "lint", "-o", "typecheck", "-o", "docs", "-o", "dist"),
